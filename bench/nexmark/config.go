@@ -329,11 +329,11 @@ func newTimeline(c GeneratorConfig) (*timeline, error) {
 	if len(t.interEventDelayUs) > 1 {
 		for _, d := range t.interEventDelayUs {
 			n := t.stepLengthSec * 1_000_000 / d
-			if n == 0 {
-				return nil, errors.New("nexmark: GeneratorConfig: RatePeriodSec is too short for the event rates (a rate step would hold no event)")
-			}
 			t.eventsPerEpoch += n
 			t.epochPeriodMs += n * d / 1000
+		}
+		if t.eventsPerEpoch == 0 {
+			return nil, errors.New("nexmark: GeneratorConfig: RatePeriodSec is too short for the event rates (no rate step would hold an event)")
 		}
 	}
 	return t, nil

@@ -160,3 +160,7 @@ func RunGuarded(f func()) (err error) {
 	f()
 	return nil
 }
+
+// Fail aborts the current task with err; the pipeline stops and Run returns err. Call it only from
+// a task's goroutine (operators, sinks, flushers).
+func Fail(err error) { panic(abort{err}) }

@@ -1,0 +1,76 @@
+// Package engine runs a sluice.Pipeline. The embedded engine runs every stage in this process:
+// sources read their splits in their own goroutines, keyed stages run as P subtasks fed by
+// in-process exchanges, and the run ends when the sources end (bounded input) or the context is
+// cancelled.
+//
+//	err := engine.Run(ctx, p, engine.Parallelism(4))
+//
+// The DSL (package sluice) only builds a plan; this package is where it is executed, so the same
+// pipeline can later run on other engines (Kafka) unchanged.
+package engine
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/flow"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// Option configures Run.
+type Option interface{ apply(*runtime.Config) }
+
+type optFunc func(*runtime.Config)
+
+func (f optFunc) apply(c *runtime.Config) { f(c) }
+
+// Parallelism sets the number of subtasks of keyed stages. Default: the pipeline's, else
+// GOMAXPROCS (Flink: parallelism.default).
+func Parallelism(n int) Option { return optFunc(func(c *runtime.Config) { c.Parallelism = n }) }
+
+// BatchSize sets the number of records per batch between stages. Default 512. Smaller batches
+// lower latency; larger ones raise throughput.
+func BatchSize(n int) Option { return optFunc(func(c *runtime.Config) { c.BatchSize = n }) }
+
+// ChannelDepth sets how many batches an exchange channel buffers before the sender blocks
+// (backpressure). Default 16.
+func ChannelDepth(n int) Option { return optFunc(func(c *runtime.Config) { c.ChannelDepth = n }) }
+
+// FailFast makes a panic in user code fail the pipeline. Default: the record goes to the
+// dead-letter stream and the pipeline goes on.
+func FailFast() Option { return optFunc(func(c *runtime.Config) { c.FailFast = true }) }
+
+// Logger sets the logger. Default: slog.Default().
+func Logger(l *slog.Logger) Option { return optFunc(func(c *runtime.Config) { c.Logger = l }) }
+
+// WithStats makes Run fill s with the run's counts as it goes.
+func WithStats(s *Stats) Option {
+	return optFunc(func(c *runtime.Config) { c.Counters = &s.c })
+}
+
+// Stats are a run's counters, safe to read while it runs.
+type Stats struct{ c flow.Counters }
+
+// DeadLetters is the number of records routed to the dead-letter stream (or logged, without a
+// consumer).
+func (s *Stats) DeadLetters() int64 { return s.c.DeadLetters.Load() }
+
+// Late is the number of elements too late for every window they belong to.
+func (s *Stats) Late() int64 { return s.c.Late.Load() }
+
+// Run validates and executes the pipeline. It returns nil when the input has ended and every
+// result has been written, ctx.Err() when it was cancelled (after draining what was in flight),
+// or the first error: an invalid pipeline, a source or sink failure, or a user panic with
+// FailFast.
+func Run(ctx context.Context, p *sluice.Pipeline, opts ...Option) error {
+	g, err := p.Plan()
+	if err != nil {
+		return err
+	}
+	var cfg runtime.Config
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	return runtime.Run(ctx, g, cfg)
+}

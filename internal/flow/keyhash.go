@@ -1,0 +1,65 @@
+package flow
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"unsafe"
+)
+
+// DefaultMaxParallelism is the number of key groups (Flink's default maximum parallelism). Keys
+// hash into key groups; key groups map to subtasks in contiguous ranges, so changing parallelism
+// moves whole key groups.
+const DefaultMaxParallelism = 128
+
+// KeyHasher returns a deterministic hash function for K: the same key hashes the same in every
+// process and run, which checkpoints and rescaling rely on. Strings, integers, floats and booleans
+// hash without allocation; other comparable types hash their fmt representation (slower).
+func KeyHasher[K comparable]() func(K) uint64 {
+	var z K
+	switch reflect.TypeOf(&z).Elem().Kind() {
+	case reflect.String:
+		return func(k K) uint64 { return HashString(*(*string)(unsafe.Pointer(&k))) }
+	case reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr:
+		return func(k K) uint64 { return mix64(*(*uint64)(unsafe.Pointer(&k))) }
+	case reflect.Int32, reflect.Uint32:
+		return func(k K) uint64 { return mix64(uint64(*(*uint32)(unsafe.Pointer(&k)))) }
+	case reflect.Int16, reflect.Uint16:
+		return func(k K) uint64 { return mix64(uint64(*(*uint16)(unsafe.Pointer(&k)))) }
+	case reflect.Int8, reflect.Uint8, reflect.Bool:
+		return func(k K) uint64 { return mix64(uint64(*(*uint8)(unsafe.Pointer(&k)))) }
+	case reflect.Float64:
+		return func(k K) uint64 { return mix64(math.Float64bits(*(*float64)(unsafe.Pointer(&k)))) }
+	case reflect.Float32:
+		return func(k K) uint64 { return mix64(uint64(math.Float32bits(*(*float32)(unsafe.Pointer(&k))))) }
+	}
+	return func(k K) uint64 { return HashString(fmt.Sprintf("%#v", k)) }
+}
+
+// HashString is FNV-1a finished with a 64-bit mixer, stable across processes.
+func HashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return mix64(h)
+}
+
+func mix64(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// KeyGroup maps a key hash to its key group.
+func KeyGroup(hash uint64, maxParallelism int) int { return int(hash % uint64(maxParallelism)) }
+
+// SubtaskOf maps a key group to the subtask owning it (Flink's
+// computeOperatorIndexForKeyGroup): contiguous ranges of key groups per subtask.
+func SubtaskOf(keyGroup, maxParallelism, parallelism int) int {
+	return keyGroup * parallelism / maxParallelism
+}

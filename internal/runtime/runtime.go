@@ -1,0 +1,322 @@
+// Package runtime executes a plan in one process: it opens the sources' splits, groups operators
+// into stages (a source split, or the receiving side of an exchange), builds every subtask's chain
+// of operators, and runs each subtask in its own goroutine.
+//
+// Stages are cut only at exchanges (KeyBy, the gather before a sink, the dead-letter stream);
+// stateless operators chain into the stage of their input, so records move between operators by
+// method calls, and between stages in batches over bounded channels. The pipeline ends when every
+// source has ended and every stage has drained; a cancelled context stops the sources and drains
+// the rest; the first error aborts every subtask.
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	goruntime "runtime"
+	"sync"
+
+	"github.com/sluicehq/sluice/internal/flow"
+	"github.com/sluicehq/sluice/internal/plan"
+)
+
+// Config tunes a run.
+type Config struct {
+	// Parallelism is the default number of subtasks of keyed stages. Default: the graph's, else
+	// GOMAXPROCS.
+	Parallelism int
+	// BatchSize is the number of records per exchange batch. Default 512.
+	BatchSize int
+	// ChannelDepth is the number of batches an exchange channel buffers. Default 16.
+	ChannelDepth int
+	// FailFast makes a panic in user code fail the pipeline instead of producing a dead letter.
+	FailFast bool
+	// Clock gives processing time. Default: the wall clock.
+	Clock flow.Clock
+	// Logger receives the runtime's logs. Default: slog.Default().
+	Logger *slog.Logger
+	// Counters, when set, receives the counts of every task (dead letters, late elements).
+	Counters *flow.Counters
+}
+
+func (c *Config) ensureDefaults(g *plan.Graph) {
+	if c.Parallelism <= 0 {
+		c.Parallelism = g.Parallelism
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = goruntime.GOMAXPROCS(0)
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 512
+	}
+	if c.ChannelDepth <= 0 {
+		c.ChannelDepth = 16
+	}
+	if c.Clock == nil {
+		c.Clock = flow.WallClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Counters == nil {
+		c.Counters = &flow.Counters{}
+	}
+}
+
+// stage is a group of subtasks running the same chain: a source's splits, or an exchange's
+// receivers.
+type stage struct {
+	entry   *plan.Node
+	splits  []plan.SplitRunner
+	n       int
+	members map[*plan.Node]bool // nodes chained into this stage
+	// senderBase is this stage's first sender index, per exchange it writes to.
+	senderBase map[*plan.Node]int
+	dlqFree    bool // the stage is downstream of the dead-letter stream: it writes no dead letters
+}
+
+// Run executes the graph until its sources end or ctx is done.
+func Run(ctx context.Context, g *plan.Graph, cfg Config) error {
+	cfg.ensureDefaults(g)
+	r := &run{g: g, cfg: cfg, abort: make(chan struct{}), exchanges: map[*plan.Node]plan.Exchange{}}
+	if err := r.plan(ctx); err != nil {
+		return err
+	}
+	return r.execute(ctx)
+}
+
+type run struct {
+	g         *plan.Graph
+	cfg       Config
+	stages    []*stage
+	exchanges map[*plan.Node]plan.Exchange
+	abort     chan struct{}
+	abortOnce sync.Once
+	errMu     sync.Mutex
+	err       error
+}
+
+func (r *run) plan(ctx context.Context) error {
+	for _, n := range r.g.Nodes {
+		switch n.Kind {
+		case plan.KindSource:
+			splits, err := n.Source.OpenSplits(ctx)
+			if err != nil {
+				return fmt.Errorf("opening source %s: %w", n.Label(), err)
+			}
+			r.stages = append(r.stages, &stage{entry: n, splits: splits, n: len(splits)})
+		case plan.KindExchange:
+			p := n.Parallelism
+			if p <= 0 {
+				p = r.cfg.Parallelism
+			}
+			r.stages = append(r.stages, &stage{entry: n, n: p})
+		}
+	}
+	for _, s := range r.stages {
+		s.members = map[*plan.Node]bool{}
+		r.collect(s, s.entry, true)
+	}
+	r.markDLQFree()
+	senders := map[*plan.Node]int{}
+	for _, s := range r.stages {
+		s.senderBase = map[*plan.Node]int{}
+		for _, x := range r.targets(s) {
+			s.senderBase[x] = senders[x]
+			senders[x] += s.n
+		}
+	}
+	for _, s := range r.stages {
+		if s.entry.Kind != plan.KindExchange {
+			continue
+		}
+		r.exchanges[s.entry] = s.entry.Exchange(plan.ExchangeConfig{Senders: senders[s.entry], Receivers: s.n,
+			BatchSize: r.cfg.BatchSize, Depth: r.cfg.ChannelDepth, Abort: r.abort})
+	}
+	return nil
+}
+
+// collect adds the nodes chained after n (not crossing exchanges) to the stage.
+func (r *run) collect(s *stage, n *plan.Node, entry bool) {
+	if !entry && n.Kind == plan.KindExchange {
+		return
+	}
+	if s.members[n] {
+		return
+	}
+	s.members[n] = true
+	for p := 0; p < n.Ports; p++ {
+		for _, c := range r.g.Consumers(n, p) {
+			r.collect(s, c, false)
+		}
+	}
+}
+
+// targets lists the exchanges a stage writes to: those its members feed, and the dead-letter
+// stream unless the stage is downstream of it.
+func (r *run) targets(s *stage) []*plan.Node {
+	var out []*plan.Node
+	seen := map[*plan.Node]bool{}
+	for _, n := range r.g.Nodes {
+		if !s.members[n] {
+			continue
+		}
+		for p := 0; p < n.Ports; p++ {
+			for _, c := range r.g.Consumers(n, p) {
+				if c.Kind == plan.KindExchange && !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	if dlq := r.dlqNode(); dlq != nil && !s.dlqFree && !seen[dlq] {
+		out = append(out, dlq)
+	}
+	return out
+}
+
+func (r *run) dlqNode() *plan.Node {
+	for _, n := range r.g.Nodes {
+		if n.DeadLetters {
+			return n
+		}
+	}
+	return nil
+}
+
+// markDLQFree marks the stages reachable from the dead-letter stream: they log their own dead
+// letters instead of writing them back into the stream (no cycle).
+func (r *run) markDLQFree() {
+	dlq := r.dlqNode()
+	if dlq == nil {
+		return
+	}
+	byEntry := map[*plan.Node]*stage{}
+	for _, s := range r.stages {
+		byEntry[s.entry] = s
+	}
+	var mark func(s *stage)
+	mark = func(s *stage) {
+		if s.dlqFree {
+			return
+		}
+		s.dlqFree = true
+		for n := range s.members {
+			for p := 0; p < n.Ports; p++ {
+				for _, c := range r.g.Consumers(n, p) {
+					if c.Kind == plan.KindExchange && c != s.entry {
+						mark(byEntry[c])
+					}
+				}
+			}
+		}
+	}
+	mark(byEntry[dlq])
+}
+
+func (r *run) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.errMu.Unlock()
+	r.abortOnce.Do(func() { close(r.abort) })
+}
+
+func (r *run) execute(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, s := range r.stages {
+		for i := 0; i < s.n; i++ {
+			t, head := r.buildSubtask(s, i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if s.entry.Kind == plan.KindSource {
+					err = s.splits[i].Run(ctx, t, head)
+				} else {
+					err = r.exchanges[s.entry].Run(ctx, i, t, head)
+				}
+				if err == nil {
+					err = flow.RunGuarded(func() { finishDLQ(t) })
+				}
+				if err != nil {
+					r.fail(fmt.Errorf("task %s: %w", t.Name(), err))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if r.err != nil {
+		if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return r.err
+	}
+	return ctx.Err()
+}
+
+func finishDLQ(t *flow.Task) {
+	if t.DLQ != nil {
+		t.DLQ.Watermark(flow.MaxTime)
+		t.DLQ.Finish()
+		t.Flush()
+	}
+}
+
+// buildSubtask creates subtask i of stage s: its task context and its chain of operators, and
+// returns the chain's head outlet.
+func (r *run) buildSubtask(s *stage, i int) (*flow.Task, any) {
+	t := flow.NewTask(s.entry.Name, i, s.n)
+	t.Clock, t.Logger, t.FailFast, t.Counters = r.cfg.Clock, r.cfg.Logger, r.cfg.FailFast, r.cfg.Counters
+	if dlq := r.dlqNode(); dlq != nil && !s.dlqFree {
+		t.DLQ = r.exchanges[dlq].Writer(s.senderBase[dlq]+i, t).(flow.Outlet[flow.DeadLetter])
+	}
+	b := &builder{r: r, s: s, i: i, t: t, inputs: map[*plan.Node]any{}}
+	return t, b.outlet(s.entry)
+}
+
+type builder struct {
+	r      *run
+	s      *stage
+	i      int
+	t      *flow.Task
+	inputs map[*plan.Node]any // the input outlet of each node built in this subtask
+}
+
+// outlet builds the consumers of every port of n and returns n's output outlet for port 0 (the
+// head of the chain for a stage entry); for operators it builds n itself and returns its input.
+func (b *builder) outlet(n *plan.Node) any {
+	outs := make([]any, n.Ports)
+	for p := range outs {
+		var consumers []any
+		for _, c := range b.r.g.Consumers(n, p) {
+			consumers = append(consumers, b.input(c))
+		}
+		if n.MakeOutlet != nil {
+			outs[p] = n.MakeOutlet(p, consumers)
+		}
+	}
+	if n == b.s.entry {
+		return outs[0]
+	}
+	return n.Build(b.t, outs)
+}
+
+// input returns the input outlet of consumer c in this subtask: an exchange writer, or the
+// operator built once per subtask.
+func (b *builder) input(c *plan.Node) any {
+	if in, ok := b.inputs[c]; ok {
+		return in
+	}
+	var in any
+	if c.Kind == plan.KindExchange {
+		in = b.r.exchanges[c].Writer(b.s.senderBase[c]+b.i, b.t)
+	} else {
+		in = b.outlet(c)
+	}
+	b.inputs[c] = in
+	return in
+}
