@@ -46,6 +46,11 @@ func (s *SourceLoop[T]) Run(ctx context.Context, out Outlet[T]) (err error) {
 }
 
 func (s *SourceLoop[T]) loop(ctx context.Context, out Outlet[T]) error {
+	if r, ok := s.Reader.(Rejecter); ok {
+		r.SetReject(func(reason string, raw any) {
+			s.T.Failed(s.Name, errors.New(reason), s.T.Clock.Now(), raw)
+		})
+	}
 	gen := s.Watermark.NewGenerator()
 	idleAfter := s.Watermark.IdleTimeout().Milliseconds()
 	buf := make([]T, 0, max(s.BatchSize, 1))
@@ -116,4 +121,12 @@ func (s *SourceLoop[T]) timestamp(now int64, v T) (ts int64, ok bool) {
 		}
 	}()
 	return s.TS(v), true
+}
+
+// Rejecter is implemented by split readers that can meet input they cannot decode (a malformed
+// JSON line, a CSV row with the wrong number of fields). Before the first Read, the runtime hands
+// them a function that routes such input to the dead-letter stream with its reason, so nothing is
+// dropped silently.
+type Rejecter interface {
+	SetReject(reject func(reason string, raw any))
 }

@@ -1,6 +1,10 @@
 package flow
 
-import "github.com/sluicehq/sluice/window"
+import (
+	"encoding/json"
+
+	"github.com/sluicehq/sluice/window"
+)
 
 // Windowed is one firing of a window for a key: the window, the pane and the value.
 type Windowed[K comparable, V any] struct {
@@ -29,4 +33,20 @@ type Accumulator[In, Acc any] interface {
 	CreateAccumulator() Acc
 	Add(v In, acc Acc) Acc
 	Merge(a, b Acc) Acc
+}
+
+// MarshalJSON encodes the result as {"key":…,"window":[start,end],"ts":end-1,"pane":"ON_TIME",
+// "index":0,"value":…}, the format of sluice fixture and the demo.
+func (w Windowed[K, V]) MarshalJSON() ([]byte, error) {
+	return json.Marshal(windowedJSON[K, V]{Key: w.Key, Window: [2]int64{w.Window.Start, w.Window.End},
+		TS: w.Window.MaxTimestamp(), Pane: w.Pane.Timing.String(), Index: w.Pane.Index, Value: w.Value})
+}
+
+type windowedJSON[K comparable, V any] struct {
+	Key    K        `json:"key"`
+	Window [2]int64 `json:"window"`
+	TS     int64    `json:"ts"`
+	Pane   string   `json:"pane"`
+	Index  int      `json:"index"`
+	Value  V        `json:"value"`
 }
