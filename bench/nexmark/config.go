@@ -111,7 +111,8 @@ func (u RateUnit) rateToPeriodUs(rate int64) int64 {
 // GeneratorConfig controls a [Generator]. It mirrors Beam's GeneratorConfig together with the
 // NexmarkConfiguration fields the generator reads. Every field whose zero value is not
 // meaningful takes Beam's default when left zero (see [DefaultConfig]), so GeneratorConfig{}
-// describes Beam's standard stream with a single generator; negative values are invalid.
+// describes Beam's standard stream with a single generator. Negative values are invalid for
+// every field but BaseTime.
 type GeneratorConfig struct {
 	// BaseTime is the event time of event number 0, in milliseconds since the Unix epoch.
 	// Zero selects DefaultBaseTime (Beam's fixed 2015-07-15T00:00:00Z), so the stream never

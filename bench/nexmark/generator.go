@@ -1,6 +1,9 @@
 package nexmark
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // Word lists of Beam's PersonGenerator, in Beam's order (the order is part of the stream).
 var (
@@ -216,14 +219,17 @@ func (g *Generator) appendString(maxLength int32) (start, end int) {
 // characters, six taken from each nextInt() as 'a' + rnd%26 with Java's signed remainder, so
 // negative draws give the characters 'H' to '`' (including '\\' and '^').
 func (g *Generator) appendExactString(length int) {
+	start := len(g.buf)
+	g.buf = slices.Grow(g.buf, length)[:start+length]
+	out := g.buf[start:]
 	var rnd int32
 	n := 0
-	for ; length > 0; length-- {
+	for i := range out {
 		if n == 0 {
 			rnd = g.rnd.NextInt()
 			n = 6 // log_26(2^31)
 		}
-		g.buf = append(g.buf, byte('a'+rnd%26))
+		out[i] = byte('a' + rnd%26)
 		rnd /= 26
 		n--
 	}
