@@ -30,7 +30,7 @@ func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[K, T] {
 			g := flow.KeyGroup(hash(k), flow.DefaultMaxParallelism)
 			return flow.Keyed[K, T]{Key: k, Value: v}, flow.SubtaskOf(g, flow.DefaultMaxParallelism, r)
 		}
-		return flow.NewExchange(n.Name, route, cfg.Senders, r, cfg.BatchSize, cfg.Depth, cfg.Abort)
+		return flow.NewExchange(n.Name, route, cfg)
 	}
 	return KeyedStream[K, T]{p: s.p, n: n}
 }

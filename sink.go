@@ -34,8 +34,7 @@ func SinkTo[T any](s Stream[T], sink Sink[T]) Stream[T] {
 		Parallelism: 1, MakeOutlet: outletOf[T]})
 	gather.Name = "to-sink-" + itoa(gather.ID)
 	gather.Exchange = func(cfg plan.ExchangeConfig) plan.Exchange {
-		return flow.NewExchange[T, T](gather.Name, func(v T) (T, int) { return v, 0 },
-			cfg.Senders, cfg.Receivers, cfg.BatchSize, cfg.Depth, cfg.Abort)
+		return flow.NewExchange(gather.Name, func(v T) (T, int) { return v, 0 }, cfg)
 	}
 	n := s.p.g.Add(&plan.Node{Kind: plan.KindSink, Inputs: []plan.Edge{{From: gather}}})
 	n.Name = "sink-" + itoa(n.ID)

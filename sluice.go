@@ -77,8 +77,7 @@ func (p *Pipeline) DeadLetters() Stream[DeadLetter] {
 		p.dlq = p.g.Add(&plan.Node{Kind: plan.KindExchange, Name: "dead-letters", DeadLetters: true,
 			Parallelism: 1, MakeOutlet: outletOf[DeadLetter],
 			Exchange: func(cfg plan.ExchangeConfig) plan.Exchange {
-				return flow.NewExchange[DeadLetter, DeadLetter]("dead-letters", func(d DeadLetter) (DeadLetter, int) { return d, 0 },
-					cfg.Senders, cfg.Receivers, cfg.BatchSize, cfg.Depth, cfg.Abort)
+				return flow.NewExchange("dead-letters", func(d DeadLetter) (DeadLetter, int) { return d, 0 }, cfg)
 			}})
 	}
 	return Stream[DeadLetter]{p: p, n: p.dlq}

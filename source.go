@@ -60,6 +60,7 @@ func FromSource[T any](p *Pipeline, src Source[T], opts ...SourceOption[T]) Stre
 	n := p.g.Add(&plan.Node{Kind: plan.KindSource, MakeOutlet: outletOf[T]})
 	n.Name = "source-" + itoa(n.ID)
 	n.Source = &sourceFactory[T]{src: src, cfg: cfg, node: n}
+	_, n.Driven = src.(interface{ Driven() })
 	return Stream[T]{p: p, n: n}
 }
 
@@ -68,6 +69,9 @@ type sourceFactory[T any] struct {
 	cfg  sourceCfg[T]
 	node *plan.Node
 }
+
+// Source returns the user's source, so that a test driver can recognise its own inputs.
+func (f *sourceFactory[T]) Source() any { return f.src }
 
 func (f *sourceFactory[T]) OpenSplits(ctx context.Context) ([]plan.SplitRunner, error) {
 	readers, err := f.src.Open(ctx)

@@ -48,14 +48,50 @@ type Exchange[T, E any] struct {
 	blocked atomic.Int64
 }
 
-// NewExchange creates the channels of an exchange.
-func NewExchange[T, E any](name string, route func(T) (E, int), senders, receivers, batch, depth int, abort <-chan struct{}) *Exchange[T, E] {
-	x := &Exchange[T, E]{Route: route, Name: name, senders: senders, batch: batch, abort: abort,
-		chans: make([]chan msg[E], receivers), free: make(chan []Rec[E], receivers*(depth+2)+senders*receivers)}
+// ExchangeSpec sizes an exchange.
+type ExchangeSpec struct {
+	Senders   int
+	Receivers int
+	// BatchSize is the number of records per batch.
+	BatchSize int
+	// Depth is the number of batches a receiver's channel holds.
+	Depth int
+	// Abort is closed when the pipeline fails; blocked senders and receivers give up.
+	Abort <-chan struct{}
+	// Direct delivers records by direct calls in the sender's goroutine, for the deterministic
+	// single-goroutine test driver.
+	Direct bool
+}
+
+// Exchanger is an exchange as the runtime drives it.
+type Exchanger interface {
+	// Writer returns sender i's outlet (Outlet[T] as any).
+	Writer(i int, t *Task) any
+	// Run runs receiver j until every sender has finished (channel exchanges).
+	Run(ctx context.Context, j int, t *Task, out any) error
+	// Attach connects receiver j's chain (direct exchanges).
+	Attach(j int, t *Task, out any)
+	// BlockedNanos is the time senders spent blocked on full channels.
+	BlockedNanos() int64
+}
+
+// NewExchange creates an exchange: channels between goroutines, or direct calls when spec.Direct.
+func NewExchange[T, E any](name string, route func(T) (E, int), spec ExchangeSpec) Exchanger {
+	if spec.Direct {
+		return newDirect(name, route, spec)
+	}
+	x := &Exchange[T, E]{Route: route, Name: name, senders: spec.Senders, batch: spec.BatchSize, abort: spec.Abort,
+		chans: make([]chan msg[E], spec.Receivers),
+		free:  make(chan []Rec[E], spec.Receivers*(spec.Depth+2)+spec.Senders*spec.Receivers)}
 	for i := range x.chans {
-		x.chans[i] = make(chan msg[E], depth)
+		x.chans[i] = make(chan msg[E], spec.Depth)
 	}
 	return x
+}
+
+// Attach is not used by channel exchanges: their receivers run in their own goroutines.
+func (x *Exchange[T, E]) Attach(int, *Task, any) {
+	panic("flow: Attach on a channel exchange; use Run")
 }
 
 // BlockedNanos is the total time senders were blocked by full channels.

@@ -67,6 +67,8 @@ type Node struct {
 	Exchange func(cfg ExchangeConfig) Exchange
 	// DeadLetters marks the pipeline's dead-letter exchange.
 	DeadLetters bool
+	// Driven marks a source that the deterministic test driver feeds (see Driven).
+	Driven bool
 }
 
 // Label names the node for messages: its name, or kind and id.
@@ -91,27 +93,10 @@ type SplitRunner interface {
 }
 
 // ExchangeConfig sizes an exchange.
-type ExchangeConfig struct {
-	Senders   int
-	Receivers int
-	// BatchSize is the number of records per batch.
-	BatchSize int
-	// Depth is the number of batches a receiver's channel holds.
-	Depth int
-	// Abort is closed when the pipeline fails; blocked senders give up.
-	Abort <-chan struct{}
-}
+type ExchangeConfig = flow.ExchangeSpec
 
 // Exchange is the runtime part of an exchange node.
-type Exchange interface {
-	// Writer returns sender i's outlet (flow.Outlet[T] of the input type, as any).
-	Writer(i int, t *flow.Task) any
-	// Run runs receiver j, delivering to out (flow.Outlet of the output type, as any), until every
-	// sender has finished.
-	Run(ctx context.Context, j int, t *flow.Task, out any) error
-	// BlockedNanos is the total time senders spent blocked on full channels (backpressure).
-	BlockedNanos() int64
-}
+type Exchange = flow.Exchanger
 
 // Graph is a pipeline's plan.
 type Graph struct {

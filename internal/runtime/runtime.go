@@ -87,6 +87,7 @@ func Run(ctx context.Context, g *plan.Graph, cfg Config) error {
 }
 
 type run struct {
+	sync      bool
 	g         *plan.Graph
 	cfg       Config
 	stages    []*stage
@@ -101,6 +102,13 @@ func (r *run) plan(ctx context.Context) error {
 	for _, n := range r.g.Nodes {
 		switch n.Kind {
 		case plan.KindSource:
+			if n.Driven && r.sync {
+				r.stages = append(r.stages, &stage{entry: n, n: 1})
+				continue
+			}
+			if n.Driven {
+				return fmt.Errorf("source %s is fed by sluicetest.Driver and cannot run on the engine", n.Label())
+			}
 			splits, err := n.Source.OpenSplits(ctx)
 			if err != nil {
 				return fmt.Errorf("opening source %s: %w", n.Label(), err)
@@ -132,7 +140,7 @@ func (r *run) plan(ctx context.Context) error {
 			continue
 		}
 		r.exchanges[s.entry] = s.entry.Exchange(plan.ExchangeConfig{Senders: senders[s.entry], Receivers: s.n,
-			BatchSize: r.cfg.BatchSize, Depth: r.cfg.ChannelDepth, Abort: r.abort})
+			BatchSize: r.cfg.BatchSize, Depth: r.cfg.ChannelDepth, Abort: r.abort, Direct: r.sync})
 	}
 	return nil
 }
