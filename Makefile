@@ -1,0 +1,27 @@
+# Sluice: the one place that says how to build and test.
+GO ?= go
+PKGS := ./...
+
+.PHONY: test check build demo bench
+
+# Every test, with the race detector: what CI runs (.ci/run) and what a newcomer runs.
+test: check
+	$(GO) test -race -count=1 $(PKGS)
+
+# Formatting and vet.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+# The main job: the clickstream demo on the embedded engine.
+demo:
+	$(GO) run ./cmd/sluice demo clickstream
+
+# Benchmarks of the hot paths (see BENCHMARKS.md for recorded figures).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/flow/ ./bench/...
+
