@@ -20,8 +20,8 @@ var layers = []struct {
 	prefix string
 	rank   int
 }{
-	{"window", 0}, {"watermark", 0}, {"agg", 0},
-	{"internal/flow", 1},
+	{"window", 0}, {"watermark", 0}, {"agg", 0}, {"state", 0},
+	{"internal/flow", 1}, {"checkpoint", 1},
 	{"internal/plan", 2},
 	{"", 3}, // the public DSL at the module root
 	{"internal/runtime", 4},
