@@ -1,8 +1,10 @@
 package watermark
 
 // Combiner merges the watermarks of several inputs into one: the minimum over the inputs that are
-// not idle. When every input is idle, the combined watermark stays where it was and the output is
-// idle too. A Combiner is used by one goroutine.
+// not idle. When every input is idle, the output is idle and the combined watermark becomes the
+// maximum over all inputs (Flink's StatusWatermarkValve): no active input is left to hold it back,
+// and an input that went idle early must not block the others' progress forever. A Combiner is
+// used by one goroutine.
 type Combiner struct {
 	wms      []int64
 	idle     []bool
@@ -71,9 +73,21 @@ func (c *Combiner) Holding() int {
 func (c *Combiner) recompute() bool {
 	h := c.Holding()
 	if h < 0 {
-		return false
+		return c.advanceToMax()
 	}
 	if m := c.wms[h]; m > c.combined {
+		c.combined = m
+		return true
+	}
+	return false
+}
+
+func (c *Combiner) advanceToMax() bool {
+	m := Min
+	for _, wm := range c.wms {
+		m = max(m, wm)
+	}
+	if m > c.combined {
 		c.combined = m
 		return true
 	}

@@ -50,7 +50,22 @@ func TestCombinerMinOverActiveInputs(t *testing.T) {
 	c.SetIdle(0, true)
 	c.SetIdle(1, true)
 	c.SetIdle(2, true)
-	if !c.AllIdle() || c.Holding() != -1 || c.Current() != 70 {
+	// All idle: the maximum over every input, 100 (input 0), is no longer held back.
+	if !c.AllIdle() || c.Holding() != -1 || c.Current() != 100 {
 		t.Fatalf("all idle: allIdle=%v holding=%d current=%d", c.AllIdle(), c.Holding(), c.Current())
+	}
+}
+
+// TestCombinerLastActiveInputGoesIdle: input 0 goes idle first at 9999 while input 1 (no events
+// yet) is active at Min; when input 1 goes idle too, the watermark must reach 9999.
+func TestCombinerLastActiveInputGoesIdle(t *testing.T) {
+	c := NewCombiner(2)
+	c.Update(0, 9_999)
+	c.SetIdle(0, true)
+	if c.Current() != Min {
+		t.Fatalf("input 1 is active at Min; got %d", c.Current())
+	}
+	if !c.SetIdle(1, true) || c.Current() != 9_999 {
+		t.Fatalf("all idle: got %d, want 9999", c.Current())
 	}
 }
