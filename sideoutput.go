@@ -3,9 +3,6 @@ package sluice
 import (
 	"fmt"
 	"reflect"
-	"runtime"
-	"sync"
-	"weak"
 
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
@@ -97,9 +94,8 @@ func SideOutput[T, U any](s Stream[U], tag OutputTag[T]) Stream[T] {
 	return Stream[T]{p: s.p, n: n}
 }
 
-// processDecl is what SideOutput needs to know about a Process node: its side-output tags, in
-// port order (port i+1 carries tags[i]). It must not reference the node or the pipeline: it is
-// the value of a map weakly keyed by the node.
+// processDecl is what SideOutput needs to know about a Process node (kept in plan.Node.Ext): its
+// side-output tags, in port order (port i+1 carries tags[i]).
 type processDecl struct {
 	tags []sideTag
 }
@@ -111,28 +107,9 @@ type sideTag struct {
 	makeOutlet func(port int, consumers []any) any
 }
 
-// processNodes maps Process nodes to their declarations. plan.Node has no field for
-// operator-specific data, so SideOutput finds the declaration here; keys are weak and entries are
-// removed when their node is garbage-collected, so building pipelines does not leak.
-var processNodes = struct {
-	sync.Mutex
-	m map[weak.Pointer[plan.Node]]*processDecl
-}{m: map[weak.Pointer[plan.Node]]*processDecl{}}
-
-func registerProcess(n *plan.Node, d *processDecl) {
-	wp := weak.Make(n)
-	processNodes.Lock()
-	processNodes.m[wp] = d
-	processNodes.Unlock()
-	runtime.AddCleanup(n, func(wp weak.Pointer[plan.Node]) {
-		processNodes.Lock()
-		delete(processNodes.m, wp)
-		processNodes.Unlock()
-	}, wp)
-}
+func registerProcess(n *plan.Node, d *processDecl) { n.Ext = d }
 
 func processDeclOf(n *plan.Node) *processDecl {
-	processNodes.Lock()
-	defer processNodes.Unlock()
-	return processNodes.m[weak.Make(n)]
+	d, _ := n.Ext.(*processDecl)
+	return d
 }

@@ -67,8 +67,10 @@ type Node struct {
 	Exchange func(cfg ExchangeConfig) Exchange
 	// DeadLetters marks the pipeline's dead-letter exchange.
 	DeadLetters bool
-	// Driven marks a source that the deterministic test driver feeds (see Driven).
+	// Driven marks a source that the deterministic test driver feeds.
 	Driven bool
+	// Ext holds DSL-specific data about the node (for example a process node's side-output tags).
+	Ext any
 }
 
 // Label names the node for messages: its name, or kind and id.
