@@ -18,6 +18,22 @@ type Sink[T any] interface {
 // Flusher is implemented by sinks that buffer: Flush is called after every batch of records.
 type Flusher interface{ Flush() error }
 
+// TwoPhaseCommitSink is a sink whose output becomes visible only when a checkpoint completes,
+// which makes results exactly-once with replayable sources (Flink: TwoPhaseCommitSinkFunction).
+// Without checkpoints it behaves as a plain sink: Close must make everything visible.
+type TwoPhaseCommitSink[T any] interface {
+	Sink[T]
+	// PreCommit makes everything written since the previous PreCommit durable but not yet
+	// visible, as part of checkpoint id, and returns the state needed to commit or recover it.
+	PreCommit(id int64) ([]byte, error)
+	// Commit makes every pre-committed checkpoint up to id visible. It must be idempotent.
+	Commit(id int64) error
+	// Recover runs before the first record of a checkpointed run, with the state PreCommit
+	// returned for the checkpoint being restored (nil on a fresh start): it finishes that
+	// checkpoint's commit if needed and discards anything written after it.
+	Recover(state []byte) error
+}
+
 // SinkFunc adapts a function to a Sink.
 type SinkFunc[T any] func(v T) error
 
@@ -41,6 +57,16 @@ func SinkTo[T any](s Stream[T], sink Sink[T]) Stream[T] {
 	n.Build = func(t *flow.Task, _ []any) any {
 		op := &flow.Sink[T]{Ctl: flow.NewCtl(), Name: n.Name, T: t,
 			F: func(_ int64, v T) error { return sink.Write(v) }, OnClose: sink.Close}
+		var in flow.Outlet[T] = op
+		if tx, ok := sink.(TwoPhaseCommitSink[T]); ok {
+			txs := &flow.TxSink[T]{Sink: op, UID: n.UID, Tx: tx}
+			if txs.UID == "" {
+				txs.UID = n.Name
+			}
+			t.AddSnapshotter(txs)
+			t.AddCommitter(txs)
+			in = txs
+		}
 		if f, ok := sink.(Flusher); ok {
 			t.AddFlusher(func() {
 				if err := f.Flush(); err != nil {
@@ -48,7 +74,7 @@ func SinkTo[T any](s Stream[T], sink Sink[T]) Stream[T] {
 				}
 			})
 		}
-		return flow.Outlet[T](op)
+		return in
 	}
 	return Stream[T]{p: s.p, n: n}
 }

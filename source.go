@@ -2,6 +2,7 @@ package sluice
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -88,6 +89,21 @@ func (f *sourceFactory[T]) OpenSplits(ctx context.Context) ([]plan.SplitRunner, 
 type splitRunner[T any] struct {
 	f *sourceFactory[T]
 	r SplitReader[T]
+}
+
+// Replayable reports whether the split can resume from a checkpointed position.
+func (s *splitRunner[T]) Replayable() bool {
+	_, ok := s.r.(flow.Positioner)
+	return ok
+}
+
+// Seek makes the split resume at a checkpointed position.
+func (s *splitRunner[T]) Seek(pos []byte) error {
+	p, ok := s.r.(flow.Positioner)
+	if !ok {
+		return fmt.Errorf("source %s cannot resume from a position: its reader is not replayable", s.f.node.Label())
+	}
+	return p.Seek(pos)
 }
 
 func (s *splitRunner[T]) Run(ctx context.Context, t *flow.Task, out any) error {

@@ -16,6 +16,7 @@ const (
 	msgIdle
 	msgActive
 	msgEnd
+	msgBarrier // wm holds the checkpoint id
 )
 
 // Rec is a record in a batch: its event timestamp and value.
@@ -101,6 +102,7 @@ func (x *Exchange[T, E]) BlockedNanos() int64 { return x.blocked.Load() }
 func (x *Exchange[T, E]) Writer(i int, t *Task) any {
 	w := &xWriter[T, E]{Ctl: NewCtl(), x: x, t: t, from: int32(i), bufs: make([][]Rec[E], len(x.chans))}
 	t.AddFlusher(w.flush)
+	t.AddBarrierWriter(w.barrier)
 	return Outlet[T](w)
 }
 
@@ -199,6 +201,11 @@ func (w *xWriter[T, E]) Idle(idle bool) {
 
 func (w *xWriter[T, E]) ProcTime(int64) {}
 
+// barrier forwards checkpoint barrier id to every receiver, after the records before it.
+func (w *xWriter[T, E]) barrier(id int64) {
+	w.broadcast(msg[E]{kind: msgBarrier, from: w.from, wm: id})
+}
+
 func (w *xWriter[T, E]) Finish() {
 	if w.MarkFinished() {
 		w.broadcast(msg[E]{kind: msgEnd, from: w.from})
@@ -212,15 +219,32 @@ func (x *Exchange[T, E]) Run(ctx context.Context, j int, t *Task, outAny any) er
 	return RunGuarded(func() { x.receive(j, t, out) })
 }
 
+// receiver is one receiving subtask's state: the watermark combiner, the end-of-input count, and
+// the checkpoint alignment: records from senders whose barrier has arrived are held back until
+// every active sender's barrier has, then the task checkpoints and the held records flow on.
+type receiver[T, E any] struct {
+	x      *Exchange[T, E]
+	t      *Task
+	out    Outlet[E]
+	comb   *watermark.Combiner
+	ended  []bool
+	nEnded int
+	idle   bool
+
+	aligning int64 // the checkpoint id being aligned, 0 when none
+	arrived  []bool
+	nArrived int
+	held     []msg[E]
+}
+
 func (x *Exchange[T, E]) receive(j int, t *Task, out Outlet[E]) {
+	r := &receiver[T, E]{x: x, t: t, out: out, comb: watermark.NewCombiner(x.senders),
+		ended: make([]bool, x.senders), arrived: make([]bool, x.senders)}
 	in := x.chans[j]
-	comb := watermark.NewCombiner(x.senders)
-	ended := 0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	armed := int64(MaxTime)
-	idle := false
-	for ended < x.senders {
+	for r.nEnded < x.senders {
 		if d := t.ProcDeadline(); d != armed {
 			armed = d
 			if d != MaxTime {
@@ -233,32 +257,7 @@ func (x *Exchange[T, E]) receive(j int, t *Task, out Outlet[E]) {
 		}
 		select {
 		case m := <-in:
-			switch m.kind {
-			case msgData:
-				for i := range m.recs {
-					out.Collect(m.recs[i].TS, m.recs[i].V)
-				}
-				clear(m.recs)
-				select {
-				case x.free <- m.recs[:0]:
-				default:
-				}
-			case msgWatermark:
-				if comb.Update(int(m.from), m.wm) {
-					out.Watermark(comb.Current())
-				}
-			case msgIdle, msgActive, msgEnd:
-				if m.kind == msgEnd {
-					ended++
-				}
-				if comb.SetIdle(int(m.from), m.kind != msgActive) {
-					out.Watermark(comb.Current())
-				}
-			}
-			if all := comb.AllIdle(); all != idle && ended < x.senders {
-				idle = all
-				out.Idle(idle)
-			}
+			r.handle(m)
 		case <-tc:
 			armed = MaxTime
 			now := t.Clock.Now()
@@ -266,6 +265,8 @@ func (x *Exchange[T, E]) receive(j int, t *Task, out Outlet[E]) {
 				t.TakeProcDeadline()
 				out.ProcTime(now)
 			}
+		case id := <-t.Completed:
+			t.NotifyComplete(id)
 		case <-x.abort:
 			panic(abort{context.Canceled})
 		}
@@ -273,4 +274,83 @@ func (x *Exchange[T, E]) receive(j int, t *Task, out Outlet[E]) {
 	}
 	out.Finish()
 	t.Flush()
+}
+
+func (r *receiver[T, E]) handle(m msg[E]) {
+	from := int(m.from)
+	if r.aligning != 0 && r.arrived[from] {
+		r.held = append(r.held, m)
+		return
+	}
+	switch m.kind {
+	case msgData:
+		for i := range m.recs {
+			r.out.Collect(m.recs[i].TS, m.recs[i].V)
+		}
+		clear(m.recs)
+		select {
+		case r.x.free <- m.recs[:0]:
+		default:
+		}
+	case msgWatermark:
+		if r.comb.Update(from, m.wm) {
+			r.out.Watermark(r.comb.Current())
+		}
+	case msgIdle, msgActive, msgEnd:
+		if m.kind == msgEnd {
+			r.ended[from] = true
+			r.nEnded++
+		}
+		if r.comb.SetIdle(from, m.kind != msgActive) {
+			r.out.Watermark(r.comb.Current())
+		}
+		if all := r.comb.AllIdle(); all != r.idle && r.nEnded < r.x.senders {
+			r.idle = all
+			r.out.Idle(all)
+		}
+		if m.kind == msgEnd && r.aligning != 0 {
+			r.maybeAligned()
+		}
+	case msgBarrier:
+		if r.aligning == 0 {
+			r.aligning = m.wm
+		}
+		if m.wm != r.aligning {
+			// A barrier of a later checkpoint while aligning: hold it; the runtime never
+			// overlaps checkpoints, so this only happens after an aborted one.
+			r.held = append(r.held, m)
+			return
+		}
+		r.arrived[from] = true
+		r.nArrived++
+		r.maybeAligned()
+	}
+}
+
+// maybeAligned completes the alignment when every sender that has not ended delivered the
+// barrier: the task checkpoints, then the held messages are processed.
+func (r *receiver[T, E]) maybeAligned() {
+	if r.nArrived+r.countEndedNotArrived() < r.x.senders {
+		return
+	}
+	id := r.aligning
+	r.aligning = 0
+	r.nArrived = 0
+	clear(r.arrived)
+	r.t.Checkpoint(id, nil)
+	held := r.held
+	r.held = nil
+	for _, m := range held {
+		r.handle(m)
+	}
+}
+
+func (r *receiver[T, E]) countEndedNotArrived() int {
+	n := 0
+	for i, e := range r.ended {
+		if e && !r.arrived[i] {
+			n++
+		}
+	}
+	return n
 }

@@ -214,3 +214,46 @@ func (s *Sink[T]) Finish() {
 		}
 	}
 }
+
+// TwoPhaseSink is the transactional part of a sink (see sluice.TwoPhaseCommitSink).
+type TwoPhaseSink interface {
+	PreCommit(id int64) ([]byte, error)
+	Commit(id int64) error
+	Recover(state []byte) error
+}
+
+// TxSink adds two-phase commit to a Sink operator: it pre-commits at each checkpoint barrier (its
+// state is what PreCommit returns), commits when the checkpoint completes, and recovers on restore.
+type TxSink[T any] struct {
+	*Sink[T]
+	UID string
+	Tx  TwoPhaseSink
+}
+
+// StateUID is the sink's UID.
+func (s *TxSink[T]) StateUID() string { return s.UID }
+
+// SnapshotState pre-commits.
+func (s *TxSink[T]) SnapshotState(w *StateWriter) error {
+	st, err := s.Tx.PreCommit(w.CheckpointID)
+	if err != nil {
+		return err
+	}
+	w.Put(OperatorStateGroup, st)
+	return nil
+}
+
+// RestoreState recovers the sink's pre-committed state (nil on a fresh start).
+func (s *TxSink[T]) RestoreState(r *StateReader) error {
+	var st []byte
+	if err := r.Each(func(_ int, rec []byte) error {
+		st = rec
+		return nil
+	}); err != nil {
+		return err
+	}
+	return s.Tx.Recover(st)
+}
+
+// Commit makes checkpoint id's output visible.
+func (s *TxSink[T]) Commit(id int64) error { return s.Tx.Commit(id) }

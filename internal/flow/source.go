@@ -89,6 +89,7 @@ func (s *SourceLoop[T]) loop(ctx context.Context, out Outlet[T]) error {
 			out.ProcTime(now)
 		}
 		s.T.Flush()
+		s.checkpointIfTriggered()
 		switch {
 		case errors.Is(err, io.EOF):
 			out.Watermark(MaxTime)
@@ -107,6 +108,26 @@ func (s *SourceLoop[T]) loop(ctx context.Context, out Outlet[T]) error {
 			return context.Canceled
 		default:
 		}
+	}
+}
+
+// checkpointIfTriggered takes the split's part of a checkpoint the coordinator asked for: the
+// split's position after the records read so far, the task's operator states, and the barrier
+// sent downstream. It also delivers completed-checkpoint notices to the task's committers.
+func (s *SourceLoop[T]) checkpointIfTriggered() {
+	select {
+	case id := <-s.T.Trigger:
+		var pos []byte
+		if p, ok := s.Reader.(Positioner); ok {
+			var err error
+			if pos, err = p.Position(); err != nil {
+				Fail(fmt.Errorf("source %s, split %d: position for checkpoint %d: %w", s.Name, s.T.Index, id, err))
+			}
+		}
+		s.T.Checkpoint(id, pos)
+	case id := <-s.T.Completed:
+		s.T.NotifyComplete(id)
+	default:
 	}
 }
 

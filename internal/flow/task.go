@@ -65,9 +65,20 @@ type Task struct {
 	Counters *Counters
 	Logger   *slog.Logger
 
-	procDeadline int64
-	flushers     []func()
-	name         string
+	// OnSnapshot receives the task's snapshot of each checkpoint (set by the runtime).
+	OnSnapshot func(TaskSnapshot)
+	// Trigger asks a source task to start a checkpoint (set by the runtime for source tasks).
+	Trigger chan int64
+	// Completed delivers ids of completed checkpoints to the task's goroutine (set by the runtime
+	// when the task has committers).
+	Completed chan int64
+
+	procDeadline   int64
+	flushers       []func()
+	snapshotters   []Snapshotter
+	barrierWriters []func(id int64)
+	committers     []Committer
+	name           string
 }
 
 // NewTask returns a task context with a wall clock and its own counters.

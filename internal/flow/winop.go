@@ -39,6 +39,8 @@ type WindowOp[K comparable, In, Acc any] struct {
 	Out Node
 	// Late receives elements too late for every window; Discard counts them only.
 	Late Outlet[LateElement[K, In]]
+	// State holds the UID and codecs for checkpoints.
+	State StateCodecs[K, Acc]
 
 	index  map[K]int32
 	slots  []keyWins[K, Acc]

@@ -87,6 +87,12 @@ type SourceFactory interface {
 	OpenSplits(ctx context.Context) ([]SplitRunner, error)
 }
 
+// Replayable is implemented by split runners whose reader can resume from a position.
+type Replayable interface {
+	Replayable() bool
+	Seek(pos []byte) error
+}
+
 // SplitRunner reads one split in its own task.
 type SplitRunner interface {
 	// Run reads the split into out (a flow.Outlet of the source type, as any) until it ends or ctx

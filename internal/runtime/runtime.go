@@ -17,6 +17,7 @@ import (
 	goruntime "runtime"
 	"sync"
 
+	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
 )
@@ -38,6 +39,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Counters, when set, receives the counts of every task (dead letters, late elements).
 	Counters *flow.Counters
+	// Checkpoint, when set, turns on checkpoints and restores from the latest one.
+	Checkpoint *CheckpointConfig
+	// CheckpointDir, RestorePath, AllowNonRestoredState and OnCheckpoint carry the engine's
+	// options until it opens the store.
+	CheckpointDir         string
+	RestorePath           string
+	AllowNonRestoredState bool
+	OnCheckpoint          func(id int64)
 }
 
 func (c *Config) ensureDefaults(g *plan.Graph) {
@@ -233,37 +242,129 @@ func (r *run) fail(err error) {
 	r.abortOnce.Do(func() { close(r.abort) })
 }
 
+type subtask struct {
+	s    *stage
+	i    int
+	t    *flow.Task
+	head any
+}
+
 func (r *run) execute(ctx context.Context) error {
-	var wg sync.WaitGroup
+	var subs []subtask
 	for _, s := range r.stages {
 		for i := 0; i < s.n; i++ {
 			t, head := r.buildSubtask(s, i)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				var err error
-				if s.entry.Kind == plan.KindSource {
-					err = s.splits[i].Run(ctx, t, head)
-				} else {
-					err = r.exchanges[s.entry].Run(ctx, i, t, head)
-				}
-				if err == nil {
-					err = flow.RunGuarded(func() { finishDLQ(t) })
-				}
-				if err != nil {
-					r.fail(fmt.Errorf("task %s: %w", t.Name(), err))
-				}
-			}()
+			subs = append(subs, subtask{s, i, t, head})
 		}
 	}
+	coord, err := r.prepareCheckpoints(subs)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, st := range subs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.runSubtask(ctx, st)
+			if coord != nil {
+				coord.finished <- struct{}{}
+			}
+			if err != nil {
+				r.fail(fmt.Errorf("task %s: %w", st.t.Name(), err))
+			}
+		}()
+	}
+	if coord != nil {
+		go coord.run(ctx)
+	}
 	wg.Wait()
+	if coord != nil {
+		coord.stopOnce.Do(func() { close(coord.stop) })
+		<-coord.done
+	}
 	if r.err != nil {
 		if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return r.err
 	}
-	return ctx.Err()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if coord != nil {
+		// The input ended and every sink committed: record that the run is complete, so a
+		// restart with the same state has nothing left to do.
+		if err := coord.write(coord.nextID, checkpoint.KindCheckpoint, nil, true); err != nil {
+			return fmt.Errorf("writing the final checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+func (r *run) runSubtask(ctx context.Context, st subtask) error {
+	var err error
+	if st.s.entry.Kind == plan.KindSource {
+		err = st.s.splits[st.i].Run(ctx, st.t, st.head)
+	} else {
+		err = r.exchanges[st.s.entry].Run(ctx, st.i, st.t, st.head)
+	}
+	if err == nil {
+		err = flow.RunGuarded(func() { finishDLQ(st.t) })
+	}
+	return err
+}
+
+// prepareCheckpoints attaches every subtask to a coordinator and restores the latest checkpoint
+// (or the configured one). It returns nil when checkpoints are off.
+func (r *run) prepareCheckpoints(subs []subtask) (*coordinator, error) {
+	cc := r.cfg.Checkpoint
+	if cc == nil {
+		return nil, nil
+	}
+	for _, s := range r.stages {
+		for _, sp := range s.splits {
+			if rp, ok := sp.(plan.Replayable); !ok || !rp.Replayable() {
+				return nil, fmt.Errorf("source %s is not replayable: checkpoints need sources that can resume from a position", s.entry.Label())
+			}
+		}
+	}
+	from := cc.From
+	if from == nil {
+		var err error
+		if from, err = cc.Store.Latest(); err != nil {
+			return nil, fmt.Errorf("finding the latest checkpoint: %w", err)
+		}
+	}
+	firstID := int64(1)
+	if infos, err := cc.Store.List(); err == nil {
+		for _, in := range infos {
+			firstID = max(firstID, in.ID+1)
+		}
+	}
+	coord := newCoordinator(r, *cc, firstID)
+	coord.acks = make(chan flow.TaskSnapshot, len(subs))
+	for _, st := range subs {
+		coord.attach(st.t, st.s.entry.Kind == plan.KindSource)
+	}
+	if from != nil && from.Manifest.Finished {
+		return nil, fmt.Errorf("%w (checkpoint %s)", ErrFinished, from.Dir)
+	}
+	if from != nil {
+		if err := r.validateRestore(from, cc.AllowNonRestoredState); err != nil {
+			return nil, err
+		}
+	}
+	rs := &restorer{c: from}
+	for _, st := range subs {
+		if err := rs.restoreSubtask(st.s, st.i, st.t); err != nil {
+			return nil, fmt.Errorf("restoring task %s: %w", st.t.Name(), err)
+		}
+	}
+	if from != nil {
+		r.cfg.Logger.Info("restored checkpoint", "path", from.Dir, "id", from.Manifest.ID)
+	}
+	return coord, nil
 }
 
 func finishDLQ(t *flow.Task) {

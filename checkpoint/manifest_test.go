@@ -1,0 +1,154 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func sampleManifest() *Manifest {
+	return &Manifest{
+		Version: ManifestVersion, ID: 7, Kind: KindCheckpoint, Pipeline: "clickstream",
+		CreatedUnixMs: 1700000000000, MaxParallelism: 128,
+		Operators: []OperatorState{{UID: "counts", Name: "Aggregate", Parallelism: 2, Parts: []Part{
+			{Subtask: 0, KeyGroupStart: 0, KeyGroupEnd: 63, File: "counts-0"},
+			{Subtask: 1, KeyGroupStart: 64, KeyGroupEnd: 127, File: "counts-1"},
+		}}},
+		Sources: []SourceState{{UID: "clicks", Splits: []SplitOffset{{Split: 0, Offset: []byte{1, 2, 3}}}}},
+		Files:   []FileInfo{{Name: "counts-0", Size: 10, CRC32C: 0xdeadbeef}, {Name: "counts-1", Size: 0}},
+		Extra:   map[string]json.RawMessage{"sink:out": json.RawMessage(`{"txn":"a"}`)},
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	m := sampleManifest()
+	b, err := EncodeManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	b2, err := EncodeManifest(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, b2) {
+		t.Fatalf("round trip changed the manifest:\n%s\n%s", b, b2)
+	}
+	if got.Operator("counts").Parts[1].KeyGroupEnd != 127 || got.Source("clicks").Splits[0].Offset[2] != 3 {
+		t.Fatalf("decoded %+v", got)
+	}
+	if got.Operator("nope") != nil || got.Source("nope") != nil {
+		t.Fatal("found a missing uid")
+	}
+}
+
+// TestManifestStrict checks that decoding rejects each kind of malformed manifest with an error
+// naming the field.
+func TestManifestStrict(t *testing.T) {
+	valid, err := EncodeManifest(sampleManifest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(old, new string) string {
+		if !strings.Contains(string(valid), old) {
+			t.Fatalf("the sample has no %q", old)
+		}
+		return strings.Replace(string(valid), old, new, 1)
+	}
+	cases := []struct{ name, in, want string }{
+		{"empty", "", "unexpected EOF"},
+		{"not an object", "[]", "decoding the manifest: want a JSON object"},
+		{"torn", string(valid[:len(valid)/2]), "unexpected EOF"},
+		{"trailing data", string(valid) + "{}", "data after the JSON object"},
+		{"future version", edit(`"version": 1`, `"version": 2`), "version: 2 is not supported"},
+		{"missing field", edit(`"pipeline": "clickstream",`, ``), "pipeline: missing"},
+		{"missing nested field", edit(`"key_group_start": 64,`, ``), "operators[0].parts[1].key_group_start: missing"},
+		{"unknown field", edit(`"finished": false`, `"finished": false, "color": 1`), `decoding the manifest: unknown field "color"`},
+		{"wrong case", edit(`"pipeline"`, `"Pipeline"`), `unknown field "Pipeline"`},
+		{"duplicate field", edit(`"finished": false`, `"finished": false, "finished": true`), "finished: field appears twice"},
+		{"duplicate extra key", edit(`"sink:out": {`, `"sink:out": 1, "sink:out": {`), "extra.sink:out: key appears twice"},
+		{"wrong type", edit(`"subtask": 1`, `"subtask": "1"`), "operators.parts.subtask: cannot use JSON string"},
+		{"null object", edit(`"parts": [`, `"parts": [null,`), "operators[0].parts[0]: want a JSON object"},
+		{"bad kind", edit(`"kind": "checkpoint"`, `"kind": "snapshot"`), `kind: "snapshot" is not "checkpoint" or "savepoint"`},
+		{"bad base64", edit(`"offset": "AQID"`, `"offset": "!!"`), "illegal base64"},
+		{"negative id", edit(`"id": 7`, `"id": -7`), "id: -7 is negative"},
+		{"subtask out of range", edit(`"subtask": 1`, `"subtask": 2`), "operators[0].parts[1].subtask: 2 is not in [0, 2)"},
+		{"key groups reversed", edit(`"key_group_end": 127`, `"key_group_end": 60`), "operators[0].parts[1].key_group_end: 60 is below"},
+		{"key group beyond max", edit(`"key_group_end": 127`, `"key_group_end": 128`), "not below max_parallelism 128"},
+		{"unlisted file", edit(`"file": "counts-1"`, `"file": "counts-9"`), `operators[0].parts[1].file: "counts-9" is not among`},
+		{"file with a path", edit(`"name": "counts-1"`, `"name": "../counts-1"`), "files[1].name: file name"},
+		{"duplicate file", edit(`"name": "counts-1"`, `"name": "counts-0"`), `files[1].name: "counts-0" is listed twice`},
+		{"negative size", edit(`"size": 10`, `"size": -10`), "files[0].size: -10 is negative"},
+		{"empty uid", edit(`"uid": "counts"`, `"uid": ""`), "operators[0].uid: empty"},
+		{"zero parallelism", edit(`"parallelism": 2`, `"parallelism": 0`), "operators[0].parallelism: 0 is not positive"},
+		{"duplicate split", edit(`"splits": [`, `"splits": [{"split": 0, "offset": null},`), "sources[0].splits[1].split: 0 is listed twice"},
+		{"crc out of range", edit(`"crc32c": 0`, `"crc32c": 4294967296`), "files.crc32c: cannot use JSON number"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := DecodeManifest([]byte(c.in))
+			if err == nil {
+				t.Fatalf("decoded %+v", m)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestKindText(t *testing.T) {
+	for _, k := range []Kind{KindCheckpoint, KindSavepoint} {
+		b, err := k.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Kind
+		if err := got.UnmarshalText(b); err != nil || got != k {
+			t.Fatalf("%s: got %v, %v", k, got, err)
+		}
+	}
+	if _, err := Kind(9).MarshalText(); err == nil {
+		t.Fatal("encoded an invalid kind")
+	}
+	if Kind(9).String() != "Kind(9)" {
+		t.Fatal(Kind(9).String())
+	}
+}
+
+// FuzzManifest checks that decoding never panics and that what decodes round-trips: encoding it
+// and decoding again gives the same manifest, byte for byte once encoded.
+func FuzzManifest(f *testing.F) {
+	valid, _ := EncodeManifest(sampleManifest())
+	f.Add(valid)
+	f.Add([]byte(`{"version":1,"id":0,"kind":"savepoint","pipeline":"","created_unix_ms":0,` +
+		`"max_parallelism":0,"finished":true,"operators":null,"sources":[],"files":[]}`))
+	f.Add([]byte(`{"version":2}`))
+	f.Add([]byte(`{"version":1,"extra":{"a":[1,{"b":null}]}}`))
+	f.Add(valid[:len(valid)/3])
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeManifest(b)
+		if err != nil {
+			return
+		}
+		enc, err := EncodeManifest(m)
+		if err != nil {
+			t.Fatalf("a decoded manifest does not encode: %v\n%s", err, b)
+		}
+		m2, err := DecodeManifest(enc)
+		if err != nil {
+			t.Fatalf("an encoded manifest does not decode: %v\n%s", err, enc)
+		}
+		enc2, err := EncodeManifest(m2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("not a round trip:\n%s\n%s", enc, enc2)
+		}
+	})
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildSluice compiles the CLI once per test binary run.
+func buildSluice(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sluice")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("building sluice: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestCrashRecoveryExactlyOnce is the contract of issue 3: `sluice demo clickstream --events N
+// --seed S --out FILE --state-dir DIR`, killed with SIGKILL at random moments and started again
+// with the same arguments, ends with FILE holding exactly the lines of an uninterrupted run, and
+// exits 0 when done.
+func TestCrashRecoveryExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it ~25 times; run without -short")
+	}
+	bin := buildSluice(t)
+	dir := t.TempDir()
+	const events = "1000000"
+	args := func(out, state string) []string {
+		a := []string{"demo", "clickstream", "--events", events, "--seed", "42", "--rate", "0",
+			"--out", out, "--checkpoint-interval", "20ms", "--parallelism", "2"}
+		if state != "" {
+			a = append(a, "--state-dir", state)
+		}
+		return a
+	}
+	ref := filepath.Join(dir, "reference.jsonl")
+	if out, err := exec.Command(bin, args(ref, "")...).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(ref)
+	if len(bytes.Split(want, []byte("\n"))) < 20 {
+		t.Fatalf("the reference output has too few lines to prove anything:\n%s", want)
+	}
+
+	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state")
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	kills, runs := 0, 0
+	for kills < 20 {
+		runs++
+		if runs > 200 {
+			t.Fatalf("only %d kills landed in %d runs: the runs finish too fast to be interrupted", kills, runs)
+		}
+		cmd := exec.Command(bin, args(out, state)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		timer := time.NewTimer(time.Duration(r.Int64N(int64(400 * time.Millisecond))))
+		select {
+		case err := <-done:
+			timer.Stop()
+			if err != nil {
+				t.Fatalf("run %d failed: %v\n%s", runs, err, stderr.String())
+			}
+			// It finished before the kill: start the next attempt from a clean slate, so
+			// kills keep landing on runs with work left.
+			os.RemoveAll(state)
+			os.Remove(out)
+		case <-timer.C:
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+	}
+	cmd := exec.Command(bin, args(out, state)...)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("final run after %d kills: %v\n%s", kills, err, msg)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("after %d SIGKILLs the output differs from the uninterrupted run:\n%s", kills, diffLines(want, got))
+	}
+	// Started again once more with the same arguments, it has nothing to do and exits 0.
+	if msg, err := exec.Command(bin, args(out, state)...).CombinedOutput(); err != nil {
+		t.Fatalf("a run after completion failed: %v\n%s", err, msg)
+	}
+	if again, _ := os.ReadFile(out); !bytes.Equal(again, want) {
+		t.Fatal("a run after completion changed the output")
+	}
+	t.Logf("%d SIGKILLs over %d runs; output identical (%d bytes)", kills, runs, len(got))
+}
+
+func diffLines(want, got []byte) string {
+	w := bytes.Split(want, []byte("\n"))
+	g := bytes.Split(got, []byte("\n"))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "want %d lines, got %d\n", len(w), len(g))
+	for i := 0; i < max(len(w), len(g)) && b.Len() < 4000; i++ {
+		var a, c []byte
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if !bytes.Equal(a, c) {
+			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, a, c)
+		}
+	}
+	return b.String()
+}

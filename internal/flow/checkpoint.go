@@ -1,0 +1,173 @@
+package flow
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Snapshotter is implemented by operators with state. At a checkpoint barrier (when every record
+// before it has gone through the whole task), the runtime calls SnapshotState; after a restart, it
+// calls RestoreState before the first record. Keyed state is written per key group so that a
+// restore with another parallelism can redistribute it.
+type Snapshotter interface {
+	// StateUID is the operator's UID: checkpoints are keyed by it.
+	StateUID() string
+	SnapshotState(w *StateWriter) error
+	RestoreState(r *StateReader) error
+}
+
+// Committer is implemented by two-phase-commit sinks: SnapshotState pre-commits what was written
+// before the barrier, Commit makes it visible once checkpoint id is complete.
+type Committer interface {
+	Commit(id int64) error
+}
+
+// Positioner is implemented by replayable split readers: Position is where the split resumes
+// after the last record Read returned; Seek resumes there.
+type Positioner interface {
+	Position() ([]byte, error)
+	Seek(pos []byte) error
+}
+
+// OperatorStateGroup tags records of operator (non-keyed) state.
+const OperatorStateGroup = -1
+
+// StateWriter collects an operator's snapshot: records tagged with their key group.
+type StateWriter struct {
+	// CheckpointID is the id of the checkpoint being taken.
+	CheckpointID int64
+	buf          []byte
+}
+
+// Put appends one record for key group kg (OperatorStateGroup for non-keyed state).
+func (w *StateWriter) Put(kg int, rec []byte) {
+	w.buf = binary.AppendUvarint(w.buf, uint64(kg+1))
+	w.buf = binary.AppendUvarint(w.buf, uint64(len(rec)))
+	w.buf = append(w.buf, rec...)
+}
+
+// Bytes returns the snapshot.
+func (w *StateWriter) Bytes() []byte { return w.buf }
+
+// Reset empties the writer for reuse.
+func (w *StateWriter) Reset() { w.buf = w.buf[:0] }
+
+// StateReader iterates the records of snapshot parts that belong to a subtask: keyed records whose
+// key group lies in [kgStart, kgEnd), and the operator-state records of the parts assigned to it.
+type StateReader struct {
+	parts   []StatePart
+	kgStart int
+	kgEnd   int
+}
+
+// StatePart is one subtask's snapshot of an operator, as read back for a restore.
+type StatePart struct {
+	Data []byte
+	// OperatorState says whether this part's operator (non-keyed) state goes to the reader.
+	OperatorState bool
+}
+
+// NewStateReader reads parts for the key groups [kgStart, kgEnd).
+func NewStateReader(parts []StatePart, kgStart, kgEnd int) *StateReader {
+	return &StateReader{parts: parts, kgStart: kgStart, kgEnd: kgEnd}
+}
+
+// ErrCorruptState is wrapped by errors about malformed snapshot data.
+var ErrCorruptState = errors.New("corrupt state snapshot")
+
+// Each calls f for every record this subtask owns, in order.
+func (r *StateReader) Each(f func(kg int, rec []byte) error) error {
+	for _, part := range r.parts {
+		p := part.Data
+		for len(p) > 0 {
+			kg1, n := binary.Uvarint(p)
+			if n <= 0 {
+				return fmt.Errorf("%w: bad key-group tag", ErrCorruptState)
+			}
+			p = p[n:]
+			l, n := binary.Uvarint(p)
+			if n <= 0 || l > uint64(len(p)-n) {
+				return fmt.Errorf("%w: bad record length", ErrCorruptState)
+			}
+			rec := p[n : n+int(l)]
+			p = p[n+int(l):]
+			kg := int(kg1) - 1
+			if (kg == OperatorStateGroup && part.OperatorState) || (kg >= r.kgStart && kg < r.kgEnd) {
+				if err := f(kg, rec); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// KeyGroupRange returns the key groups [start, end) owned by subtask i of p (Flink's
+// computeKeyGroupRangeForOperatorIndex).
+func KeyGroupRange(maxParallelism, p, i int) (int, int) {
+	return (i*maxParallelism + p - 1) / p, ((i+1)*maxParallelism + p - 1) / p
+}
+
+// OperatorSnapshot is one operator's state in a task's checkpoint.
+type OperatorSnapshot struct {
+	UID  string
+	Data []byte
+}
+
+// TaskSnapshot is what a task reports for one checkpoint.
+type TaskSnapshot struct {
+	ID       int64
+	Stage    string
+	Subtask  int
+	Position []byte // the source split's position, for source tasks
+	States   []OperatorSnapshot
+	Err      error
+}
+
+// AddSnapshotter registers a stateful operator of this task.
+func (t *Task) AddSnapshotter(s Snapshotter) { t.snapshotters = append(t.snapshotters, s) }
+
+// AddBarrierWriter registers a function that forwards a checkpoint barrier downstream.
+func (t *Task) AddBarrierWriter(f func(id int64)) { t.barrierWriters = append(t.barrierWriters, f) }
+
+// AddCommitter registers a two-phase-commit participant of this task.
+func (t *Task) AddCommitter(c Committer) { t.committers = append(t.committers, c) }
+
+// HasCommitters reports whether the task has two-phase-commit participants.
+func (t *Task) HasCommitters() bool { return len(t.committers) > 0 }
+
+// Snapshotters returns the task's stateful operators, for restore.
+func (t *Task) Snapshotters() []Snapshotter { return t.snapshotters }
+
+// Checkpoint runs the task's part of checkpoint id: it flushes outgoing buffers, snapshots every
+// stateful operator, forwards the barrier downstream, and reports the snapshot with OnSnapshot.
+// It is called when the barrier has arrived on every input (aligned).
+func (t *Task) Checkpoint(id int64, position []byte) {
+	t.Flush()
+	snap := TaskSnapshot{ID: id, Stage: t.Stage, Subtask: t.Index, Position: position}
+	for _, s := range t.snapshotters {
+		w := StateWriter{CheckpointID: id}
+		if err := s.SnapshotState(&w); err != nil {
+			snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
+			break
+		}
+		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes()})
+	}
+	for _, f := range t.barrierWriters {
+		f(id)
+	}
+	if t.OnSnapshot != nil {
+		t.OnSnapshot(snap)
+	}
+}
+
+// NotifyComplete delivers "checkpoint id is complete" to the task's committers. It runs on the
+// task's goroutine.
+func (t *Task) NotifyComplete(id int64) {
+	for _, c := range t.committers {
+		if err := c.Commit(id); err != nil {
+			Fail(fmt.Errorf("committing checkpoint %d: %w", id, err))
+		}
+	}
+}
