@@ -1,8 +1,11 @@
 package sluice
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/state/codec"
 )
 
 // Global gathers the stream into one subtask (Flink: global()). The watermark of the result is
@@ -23,9 +26,18 @@ func Global[T any](s Stream[T]) Stream[T] {
 // output and golden tests rely on. It holds records until the watermark passes them, so it adds
 // the watermark's delay to latency. It is stateful and needs a UID.
 func SortByTime[T any](s Stream[T], cmp func(a, b T) int) Stream[T] {
+	var node *plan.Node
 	out := addOp[T, T](Global(s), "sort-by-time", func(t *flow.Task, name string, out flow.Outlet[T]) flow.Outlet[T] {
-		return &flow.SortByTime[T]{Ctl: flow.NewCtl(), Name: name, T: t, Less: cmp, Out: out}
+		vc, err := codec.For[T]()
+		if err != nil {
+			err = fmt.Errorf("operator %q cannot checkpoint its state: %w", node.UID, err)
+		}
+		op := &flow.SortByTime[T]{Ctl: flow.NewCtl(), Name: name, T: t, Less: cmp, Out: out,
+			State: flow.SortState[T]{UID: node.UID, Value: vc, Err: err}}
+		t.AddSnapshotter(op)
+		return op
 	})
-	out.n.Stateful = true
+	node = out.n
+	node.Stateful = true
 	return out
 }

@@ -96,24 +96,63 @@ func OnCheckpoint(f func(id int64)) Option {
 // or the first error: an invalid pipeline, a source or sink failure, or a user panic with
 // FailFast.
 func Run(ctx context.Context, p *sluice.Pipeline, opts ...Option) error {
-	g, err := p.Plan()
+	j, err := Start(ctx, p, opts...)
 	if err != nil {
 		return err
+	}
+	return j.Wait()
+}
+
+// Job is a running pipeline.
+type Job struct {
+	h *runtime.Handle
+}
+
+// Start validates the pipeline, restores its latest checkpoint when checkpointing is on, and
+// runs it in the background. Errors that prevent it from starting are returned at once.
+func Start(ctx context.Context, p *sluice.Pipeline, opts ...Option) (*Job, error) {
+	g, err := p.Plan()
+	if err != nil {
+		return nil, err
 	}
 	var cfg runtime.Config
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
 	if err := openCheckpoints(&cfg); err != nil {
-		return err
+		return nil, err
 	}
-	err = runtime.Run(ctx, g, cfg)
+	h, err := runtime.Start(ctx, g, cfg)
 	if errors.Is(err, runtime.ErrFinished) {
 		logger(cfg).Info("nothing to do: the pipeline already ran to the end of its input", "detail", err.Error())
+		return &Job{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Job{h: h}, nil
+}
+
+// Wait blocks until the job stops and returns its error (see Run).
+func (j *Job) Wait() error {
+	if j.h == nil {
 		return nil
 	}
-	return err
+	return j.h.Wait()
 }
+
+// Savepoint takes a savepoint: a checkpoint kept until deleted, to restore with RestoreFrom,
+// possibly with another parallelism (Flink: flink savepoint). It returns the savepoint's folder.
+func (j *Job) Savepoint(ctx context.Context) (string, error) {
+	if j.h == nil {
+		return "", runtime.ErrNoSavepoint
+	}
+	return j.h.Savepoint(ctx)
+}
+
+// ErrNoSavepoint is returned by Savepoint when the job cannot take one: checkpoints are off, or
+// the job is finishing.
+var ErrNoSavepoint = runtime.ErrNoSavepoint
 
 func logger(cfg runtime.Config) *slog.Logger {
 	if cfg.Logger != nil {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/flow"
+	"github.com/sluicehq/sluice/internal/plan"
 	"github.com/sluicehq/sluice/internal/runtime"
 )
 
@@ -34,6 +35,9 @@ func (c *Clock) Now() int64 { return c.now.Load() }
 
 // Driver runs a pipeline in the calling goroutine.
 type Driver struct {
+	graph  *plan.Graph
+	cfg    runtime.Config
+	nextID int64
 	run    *runtime.SyncRun
 	clock  *Clock
 	wm     int64
@@ -76,14 +80,20 @@ func NewDriver(p *sluice.Pipeline, opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Driver{clock: &Clock{}, wm: flow.MinTime}
+	d := &Driver{graph: g, clock: &Clock{}, wm: flow.MinTime, nextID: 1}
 	d.clock.now.Store(cfg.start)
-	d.run, err = runtime.BuildSync(context.Background(), g, runtime.Config{Parallelism: cfg.parallelism,
-		Clock: d.clock, FailFast: cfg.failFast, Counters: &d.stats})
+	d.cfg = runtime.Config{Parallelism: cfg.parallelism, Clock: d.clock, FailFast: cfg.failFast, Counters: &d.stats}
+	d.run, err = runtime.BuildSync(context.Background(), g, d.cfg)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range g.Nodes {
+	d.bindInputs()
+	return d, nil
+}
+
+func (d *Driver) bindInputs() {
+	d.inputs = d.inputs[:0]
+	for _, n := range d.graph.Nodes {
 		if !n.Driven {
 			continue
 		}
@@ -92,7 +102,32 @@ func NewDriver(p *sluice.Pipeline, opts ...Option) (*Driver, error) {
 		b.bind(d, head, t)
 		d.inputs = append(d.inputs, b)
 	}
-	return d, nil
+}
+
+// SnapshotRestore takes a checkpoint of every operator, discards the running operators, and
+// restores new ones from the checkpoint, as a restart would. Outputs keep what they captured;
+// processing time and the scripted watermark carry on from where they were.
+func (d *Driver) SnapshotRestore() error {
+	if d.ended {
+		return ErrEnded
+	}
+	snaps, err := d.run.Checkpoint(d.nextID)
+	if err != nil {
+		return err
+	}
+	d.nextID++
+	if d.run, err = runtime.RestoreSync(context.Background(), d.graph, d.cfg, snaps); err != nil {
+		return err
+	}
+	d.bindInputs()
+	if d.wm == flow.MinTime {
+		return nil
+	}
+	return d.run.Guard(func() {
+		for _, in := range d.inputs {
+			in.(interface{ watermark(int64) }).watermark(d.wm)
+		}
+	})
 }
 
 // Now is the driver's processing time.

@@ -128,7 +128,7 @@ func TestMemFSCrash(t *testing.T) {
 	h.Sync()
 	h.Close()
 	must(m.SyncDir("/d/e"))
-	must(m.Link("/d/e/synced", "/d/link")) // the entry in /d is not synced
+	must(m.Link("/d/e/synced", "/d/link"))             // the entry in /d is not synced
 	must(m.Rename("/d/e/renamed.tmp", "/d/e/renamed")) // not synced either
 
 	if got, _ := readFile(t, m, "/d/e/synced"); got != "durable lost" {

@@ -32,6 +32,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	parallelism := fs.Int("parallelism", 0, "subtasks per keyed stage (0: GOMAXPROCS)")
 	stateDir := fs.String("state-dir", "", "checkpoint into DIR and resume from it; with --out, FILE is written exactly once")
 	interval := fs.Duration("checkpoint-interval", time.Second, "time between checkpoints (with --state-dir)")
+	fromSavepoint := fs.String("from-savepoint", "", "restore this savepoint folder (with --state-dir)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
 	}
@@ -57,6 +58,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := []engine.Option{engine.Parallelism(*parallelism)}
 	if *stateDir != "" {
 		opts = append(opts, engine.Checkpointing(*stateDir, *interval))
+	}
+	if *fromSavepoint != "" {
+		if *stateDir == "" {
+			fmt.Fprintln(stderr, "sluice demo clickstream: --from-savepoint needs --state-dir")
+			return exitUsage
+		}
+		opts = append(opts, engine.RestoreFrom(*fromSavepoint))
 	}
 	start := time.Now()
 	err := engine.Run(ctx, job.Pipeline, opts...)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,11 +34,7 @@ func runFixture(args []string, stdout, stderr io.Writer) int {
 			return exitFailed
 		}
 	}
-	switch {
-	case errors.Is(runErr, fixture.ErrSnapshotRestore):
-		fmt.Fprintf(stderr, "sluice fixture: %s: stopped at a snapshot_restore step: %v\n", args[0], runErr)
-		return exitNoCheck
-	case runErr != nil:
+	if runErr != nil {
 		fmt.Fprintf(stderr, "sluice fixture: %s: %v\n", args[0], runErr)
 		return exitFailed
 	}

@@ -19,9 +19,13 @@ type direct[T, E any] struct {
 
 type directRecv[E any] struct {
 	out   Outlet[E]
+	t     *Task
 	comb  *watermark.Combiner
 	ended int
 	idle  bool
+	// barriers counts the senders whose barrier of checkpoint barrierID arrived.
+	barrierID int64
+	barriers  int
 }
 
 func newDirect[T, E any](name string, route func(T) (E, int), spec ExchangeSpec) *direct[T, E] {
@@ -33,7 +37,10 @@ func newDirect[T, E any](name string, route func(T) (E, int), spec ExchangeSpec)
 	return x
 }
 
-func (x *direct[T, E]) Attach(j int, _ *Task, out any) { x.recv[j].out = out.(Outlet[E]) }
+func (x *direct[T, E]) Attach(j int, t *Task, out any) {
+	x.recv[j].out = out.(Outlet[E])
+	x.recv[j].t = t
+}
 
 func (x *direct[T, E]) Run(context.Context, int, *Task, any) error {
 	return errors.New("flow: a direct exchange is driven by its senders, not run")
@@ -42,7 +49,24 @@ func (x *direct[T, E]) Run(context.Context, int, *Task, any) error {
 func (x *direct[T, E]) BlockedNanos() int64 { return 0 }
 
 func (x *direct[T, E]) Writer(i int, t *Task) any {
-	return Outlet[T](&directWriter[T, E]{Ctl: NewCtl(), x: x, t: t, from: i})
+	w := &directWriter[T, E]{Ctl: NewCtl(), x: x, t: t, from: i}
+	t.AddBarrierWriter(w.barrier)
+	return Outlet[T](w)
+}
+
+// barrier delivers checkpoint barrier id; a receiver checkpoints its task once every sender that
+// has not ended delivered it. Records are delivered synchronously, so nothing needs holding.
+func (w *directWriter[T, E]) barrier(id int64) {
+	for j := range w.x.recv {
+		r := &w.x.recv[j]
+		if r.barrierID != id {
+			r.barrierID, r.barriers = id, 0
+		}
+		r.barriers++
+		if r.barriers+r.ended >= w.x.senders && r.t != nil {
+			r.t.Checkpoint(id, nil)
+		}
+	}
 }
 
 type directWriter[T, E any] struct {

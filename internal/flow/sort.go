@@ -2,6 +2,8 @@ package flow
 
 import (
 	"cmp"
+	"encoding/binary"
+	"fmt"
 	"slices"
 )
 
@@ -14,7 +16,9 @@ type SortByTime[T any] struct {
 	T    *Task
 	Less func(a, b T) int
 	Out  Outlet[T]
-	buf  []Rec[T]
+	// State holds the UID and codec for checkpoints.
+	State SortState[T]
+	buf   []Rec[T]
 }
 
 // Collect buffers v; a record already behind the watermark is emitted at once.
@@ -64,4 +68,47 @@ func (s *SortByTime[T]) Finish() {
 		s.Watermark(MaxTime)
 		s.Out.Finish()
 	}
+}
+
+// SortState is what SortByTime needs for checkpoints: its UID and a codec for records.
+type SortState[T any] struct {
+	UID   string
+	Value Codec[T]
+	Err   error
+}
+
+// StateUID is the operator's UID.
+func (s *SortByTime[T]) StateUID() string { return s.State.UID }
+
+// SnapshotState writes the buffered records as operator state.
+func (s *SortByTime[T]) SnapshotState(w *StateWriter) error {
+	if s.State.Err != nil {
+		return s.State.Err
+	}
+	var rec []byte
+	for _, r := range s.buf {
+		rec = binary.AppendVarint(rec[:0], r.TS)
+		rec = s.State.Value.Append(rec, r.V)
+		w.Put(OperatorStateGroup, rec)
+	}
+	return nil
+}
+
+// RestoreState reloads buffered records.
+func (s *SortByTime[T]) RestoreState(r *StateReader) error {
+	return r.Each(func(_ int, rec []byte) error {
+		if s.State.Err != nil {
+			return s.State.Err
+		}
+		ts, n := binary.Varint(rec)
+		if n <= 0 {
+			return fmt.Errorf("%w: sort buffer timestamp", ErrCorruptState)
+		}
+		v, _, err := s.State.Value.Decode(rec[n:])
+		if err != nil {
+			return fmt.Errorf("%w: sort buffer record: %v", ErrCorruptState, err)
+		}
+		s.buf = append(s.buf, Rec[T]{TS: ts, V: v})
+		return nil
+	})
 }

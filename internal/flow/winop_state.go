@@ -20,6 +20,9 @@ type StateCodecs[K comparable, V any] struct {
 	Key   Codec[K]
 	Value Codec[V]
 	Hash  func(K) uint64
+	// Err is why the codecs could not be made (a type that cannot be encoded); snapshots and
+	// restores then fail with it.
+	Err error
 }
 
 // StateUID is the operator's UID.
@@ -28,6 +31,9 @@ func (o *WindowOp[K, In, Acc]) StateUID() string { return o.State.UID }
 // SnapshotState writes one record per key: the key and its windows with their trigger state.
 // Timers are not written: they follow from the windows and are rebuilt on restore.
 func (o *WindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
+	if o.State.Err != nil {
+		return o.State.Err
+	}
 	var rec []byte
 	for k, slot := range o.index {
 		kw := &o.slots[slot]
@@ -58,6 +64,9 @@ func (o *WindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 
 // RestoreState rebuilds the windows of the keys this subtask owns and their timers.
 func (o *WindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
+	if o.State.Err != nil && len(r.parts) > 0 {
+		return o.State.Err
+	}
 	return r.Each(func(_ int, rec []byte) error {
 		k, n, err := o.State.Key.Decode(rec)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -46,8 +47,14 @@ type coordinator struct {
 	finished chan struct{}
 	nextID   int64
 
-	pending  int64 // id in flight, 0 when none
-	got      []flow.TaskSnapshot
+	pending     int64 // id in flight, 0 when none
+	pendingKind checkpoint.Kind
+	got         []flow.TaskSnapshot
+	// requests asks for savepoints; waiting holds them until one can be triggered, and
+	// replying those of the savepoint in flight.
+	requests chan savepointRequest
+	waiting  []savepointRequest
+	replying []savepointRequest
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
@@ -58,8 +65,22 @@ func newCoordinator(r *run, cfg CheckpointConfig, firstID int64) *coordinator {
 		cfg.Interval = time.Second
 	}
 	return &coordinator{cfg: cfg, r: r, nextID: firstID, finished: make(chan struct{}, 1<<16),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), requests: make(chan savepointRequest)}
 }
+
+// savepointRequest asks for a savepoint; the reply carries its folder or why it failed.
+type savepointRequest struct {
+	reply chan savepointResult
+}
+
+type savepointResult struct {
+	Path string
+	Err  error
+}
+
+// ErrNoSavepoint is returned for a savepoint requested when the pipeline cannot take one (it is
+// finishing, or not running with checkpoints).
+var ErrNoSavepoint = errors.New("cannot take a savepoint now")
 
 // attach wires a subtask into the protocol.
 func (c *coordinator) attach(t *flow.Task, source bool) {
@@ -85,17 +106,32 @@ func (c *coordinator) run(ctx context.Context) {
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	anyFinished := false
+	defer c.failRequests(ErrNoSavepoint)
 	for {
 		select {
 		case <-tick.C:
+			c.pollRequestFiles()
 			if c.pending == 0 && !anyFinished && ctx.Err() == nil {
+				c.trigger()
+			}
+		case req := <-c.requests:
+			if anyFinished || ctx.Err() != nil {
+				req.reply <- savepointResult{Err: fmt.Errorf("%w: the pipeline is finishing", ErrNoSavepoint)}
+				continue
+			}
+			c.waiting = append(c.waiting, req)
+			if c.pending == 0 {
 				c.trigger()
 			}
 		case s := <-c.acks:
 			c.ack(s)
+			if c.pending == 0 && len(c.waiting) > 0 && !anyFinished {
+				c.trigger()
+			}
 		case <-c.finished:
 			anyFinished = true
 			c.pending, c.got = 0, nil // a finished task will not ack: abandon the checkpoint
+			c.failRequests(fmt.Errorf("%w: the pipeline is finishing", ErrNoSavepoint))
 		case <-c.stop:
 			return
 		case <-c.r.abort:
@@ -104,10 +140,40 @@ func (c *coordinator) run(ctx context.Context) {
 	}
 }
 
+func (c *coordinator) failRequests(err error) {
+	for _, q := range append(c.replying, c.waiting...) {
+		q.reply <- savepointResult{Err: err}
+	}
+	c.replying, c.waiting = nil, nil
+}
+
+// savepoint asks the coordinator for a savepoint and waits for it.
+func (c *coordinator) savepoint(ctx context.Context) (string, error) {
+	req := savepointRequest{reply: make(chan savepointResult, 1)}
+	select {
+	case c.requests <- req:
+	case <-c.done:
+		return "", fmt.Errorf("%w: the pipeline has stopped", ErrNoSavepoint)
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	select {
+	case res := <-req.reply:
+		return res.Path, res.Err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
 func (c *coordinator) trigger() {
 	c.pending = c.nextID
 	c.nextID++
 	c.got = c.got[:0]
+	c.pendingKind = checkpoint.KindCheckpoint
+	if len(c.waiting) > 0 {
+		c.pendingKind = checkpoint.KindSavepoint
+		c.replying, c.waiting = c.waiting, nil
+	}
 	for _, t := range c.sources {
 		select {
 		case t.Trigger <- c.pending:
@@ -123,16 +189,25 @@ func (c *coordinator) ack(s flow.TaskSnapshot) {
 	if s.Err != nil {
 		c.r.cfg.Logger.Warn("checkpoint failed", "id", s.ID, "task", fmt.Sprintf("%s#%d", s.Stage, s.Subtask), "err", s.Err)
 		c.pending, c.got = 0, nil
+		c.failRequests(s.Err)
 		return
 	}
 	c.got = append(c.got, s)
 	if len(c.got) < c.tasks {
 		return
 	}
-	id := c.pending
+	id, kind := c.pending, c.pendingKind
 	c.pending = 0
-	if err := c.write(id, checkpoint.KindCheckpoint, c.got, false); err != nil {
-		c.r.cfg.Logger.Warn("checkpoint failed", "id", id, "err", err)
+	err := c.write(id, kind, c.got, false)
+	if kind == checkpoint.KindSavepoint {
+		path := filepath.Join(c.cfg.Store.Dir(), checkpoint.DirName(id, kind))
+		for _, q := range c.replying {
+			q.reply <- savepointResult{Path: path, Err: err}
+		}
+		c.replying = nil
+	}
+	if err != nil {
+		c.r.cfg.Logger.Warn("checkpoint failed", "id", id, "kind", kind, "err", err)
 		return
 	}
 	for _, t := range c.commit {

@@ -87,12 +87,55 @@ type stage struct {
 
 // Run executes the graph until its sources end or ctx is done.
 func Run(ctx context.Context, g *plan.Graph, cfg Config) error {
+	h, err := Start(ctx, g, cfg)
+	if err != nil {
+		return err
+	}
+	return h.Wait()
+}
+
+// Handle is a running pipeline.
+type Handle struct {
+	done  chan struct{}
+	err   error
+	coord *coordinator
+}
+
+// Start plans and restores the graph and starts executing it in the background.
+func Start(ctx context.Context, g *plan.Graph, cfg Config) (*Handle, error) {
 	cfg.ensureDefaults(g)
 	r := &run{g: g, cfg: cfg, abort: make(chan struct{}), exchanges: map[*plan.Node]plan.Exchange{}}
 	if err := r.plan(ctx); err != nil {
-		return err
+		return nil, err
 	}
-	return r.execute(ctx)
+	subs := r.buildAll()
+	coord, err := r.prepareCheckpoints(subs)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handle{done: make(chan struct{}), coord: coord}
+	go func() {
+		h.err = r.execute(ctx, subs, coord)
+		close(h.done)
+	}()
+	return h, nil
+}
+
+// Wait blocks until the pipeline has stopped and returns its error (see Run).
+func (h *Handle) Wait() error {
+	<-h.done
+	return h.err
+}
+
+// Done is closed when the pipeline has stopped.
+func (h *Handle) Done() <-chan struct{} { return h.done }
+
+// Savepoint takes a savepoint (a checkpoint that is kept until deleted) and returns its folder.
+func (h *Handle) Savepoint(ctx context.Context) (string, error) {
+	if h.coord == nil {
+		return "", fmt.Errorf("%w: checkpoints are off", ErrNoSavepoint)
+	}
+	return h.coord.savepoint(ctx)
 }
 
 type run struct {
@@ -249,7 +292,7 @@ type subtask struct {
 	head any
 }
 
-func (r *run) execute(ctx context.Context) error {
+func (r *run) buildAll() []subtask {
 	var subs []subtask
 	for _, s := range r.stages {
 		for i := 0; i < s.n; i++ {
@@ -257,10 +300,10 @@ func (r *run) execute(ctx context.Context) error {
 			subs = append(subs, subtask{s, i, t, head})
 		}
 	}
-	coord, err := r.prepareCheckpoints(subs)
-	if err != nil {
-		return err
-	}
+	return subs
+}
+
+func (r *run) execute(ctx context.Context, subs []subtask, coord *coordinator) error {
 	var wg sync.WaitGroup
 	for _, st := range subs {
 		wg.Add(1)

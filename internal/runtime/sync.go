@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
@@ -92,4 +93,65 @@ func (s *SyncRun) Finish() error {
 			finishDLQ(t)
 		}
 	})
+}
+
+// Checkpoint takes checkpoint id across every task, synchronously, and returns their snapshots.
+func (s *SyncRun) Checkpoint(id int64) ([]flow.TaskSnapshot, error) {
+	var snaps []flow.TaskSnapshot
+	for _, t := range s.tasks {
+		t.OnSnapshot = func(ts flow.TaskSnapshot) { snaps = append(snaps, ts) }
+	}
+	err := flow.RunGuarded(func() {
+		for _, st := range s.r.stages {
+			if st.entry.Kind != plan.KindSource {
+				continue
+			}
+			for _, t := range s.tasks {
+				if t.Stage == st.entry.Name {
+					t.Checkpoint(id, nil)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, sn := range snaps {
+		if sn.Err != nil {
+			return nil, sn.Err
+		}
+	}
+	if len(snaps) != len(s.tasks) {
+		return nil, fmt.Errorf("checkpoint %d: %d of %d tasks reported a snapshot", id, len(snaps), len(s.tasks))
+	}
+	return snaps, nil
+}
+
+// RestoreSync builds g afresh, like BuildSync, and restores every operator from snapshots taken
+// by Checkpoint on a run of the same graph and parallelism.
+func RestoreSync(ctx context.Context, g *plan.Graph, cfg Config, snaps []flow.TaskSnapshot) (*SyncRun, error) {
+	s, err := BuildSync(ctx, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	byTask := map[string]flow.TaskSnapshot{}
+	for _, sn := range snaps {
+		byTask[fmt.Sprintf("%s#%d", sn.Stage, sn.Subtask)] = sn
+	}
+	for _, t := range s.tasks {
+		sn := byTask[t.Name()]
+		kgStart, kgEnd := flow.KeyGroupRange(flow.DefaultMaxParallelism, t.Parallelism, t.Index)
+		for _, op := range t.Snapshotters() {
+			var parts []flow.StatePart
+			for _, o := range sn.States {
+				if o.UID == op.StateUID() {
+					parts = append(parts, flow.StatePart{Data: o.Data, OperatorState: true})
+				}
+			}
+			if err := op.RestoreState(flow.NewStateReader(parts, kgStart, kgEnd)); err != nil {
+				return nil, fmt.Errorf("restoring operator %q of task %s: %w", op.StateUID(), t.Name(), err)
+			}
+		}
+	}
+	return s, nil
 }
