@@ -113,8 +113,9 @@ func windowOp[K comparable, T, Acc, Out, R any](w WindowedStream[K, T], kind str
 	n.Build = func(t *flow.Task, outs []any) any {
 		out := outs[0].(flow.Outlet[R])
 		op := &flow.WindowOp[K, T, Acc]{Name: n.Name, T: t, Spec: spec, Agg: f, Fire: fire(out), Out: out,
-			Late: outs[1].(flow.Outlet[LateElement[K, T]])}
+			Late: outs[1].(flow.Outlet[LateElement[K, T]]), State: stateCodecs[K, Acc](n.UID)}
 		op.Init()
+		t.AddSnapshotter(op)
 		return flow.Outlet[flow.Keyed[K, T]](op)
 	}
 	w.ops = append(w.ops, n)
