@@ -191,7 +191,8 @@ func EncodeManifest(m *Manifest) ([]byte, error) {
 }
 
 // DecodeManifest decodes and validates a manifest strictly: every field must be present, with its
-// exact name and type, once; no unknown field; nothing after the JSON object; the version must be
+// exact name and type, once; null only for lists and the offsets; no unknown field; nothing after
+// the JSON object; the version must be
 // ManifestVersion; and the values must pass Validate. Errors name the offending field, as in
 // `operators[1].parts[0].subtask: 3 is not below the parallelism 2`.
 func DecodeManifest(b []byte) (*Manifest, error) {
@@ -343,6 +344,7 @@ type shape struct {
 	elem   *shape            // non-nil for a JSON array
 	free   bool              // any JSON value: an object with free keys (map) or a raw value
 	opt    map[string]bool   // fields that may be absent (omitempty)
+	null   bool              // null is allowed (slices and maps: nil)
 }
 
 // manifestShape is derived from the Go types, so the strict check cannot drift from them.
@@ -361,11 +363,11 @@ func shapeOf(t reflect.Type) *shape {
 		return s
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return &shape{} // []byte: a base64 string
+			return &shape{null: true} // []byte: a base64 string
 		}
-		return &shape{elem: shapeOf(t.Elem())}
+		return &shape{elem: shapeOf(t.Elem()), null: true}
 	case reflect.Map:
-		return &shape{free: true}
+		return &shape{free: true, null: true}
 	}
 	return &shape{}
 }
@@ -381,10 +383,12 @@ func checkShape(dec *json.Decoder, s *shape, path string) error {
 	}
 	d, isDelim := tok.(json.Delim)
 	switch {
+	case tok == nil && !s.null:
+		return fmt.Errorf("%snull is not allowed", at(path))
 	case s.fields != nil && isDelim && d == '{':
 		return checkObject(dec, s, path)
 	case s.fields != nil:
-		return fmt.Errorf("%swant a JSON object", at(path))
+		return fmt.Errorf("%sfound %v, want a JSON object", at(path), tok)
 	case s.elem != nil && isDelim && d == '[':
 		for i := 0; dec.More(); i++ {
 			if err := checkShape(dec, s.elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {

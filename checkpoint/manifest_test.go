@@ -61,7 +61,7 @@ func TestManifestStrict(t *testing.T) {
 	}
 	cases := []struct{ name, in, want string }{
 		{"empty", "", "unexpected EOF"},
-		{"not an object", "[]", "decoding the manifest: want a JSON object"},
+		{"not an object", "[]", "decoding the manifest: found [, want a JSON object"},
 		{"torn", string(valid[:len(valid)/2]), "unexpected EOF"},
 		{"trailing data", string(valid) + "{}", "data after the JSON object"},
 		{"future version", edit(`"version": 1`, `"version": 2`), "version: 2 is not supported"},
@@ -72,7 +72,9 @@ func TestManifestStrict(t *testing.T) {
 		{"duplicate field", edit(`"finished": false`, `"finished": false, "finished": true`), "finished: field appears twice"},
 		{"duplicate extra key", edit(`"sink:out": {`, `"sink:out": 1, "sink:out": {`), "extra.sink:out: key appears twice"},
 		{"wrong type", edit(`"subtask": 1`, `"subtask": "1"`), "operators.parts.subtask: cannot use JSON string"},
-		{"null object", edit(`"parts": [`, `"parts": [null,`), "operators[0].parts[0]: want a JSON object"},
+		{"null object", edit(`"parts": [`, `"parts": [null,`), "operators[0].parts[0]: null is not allowed"},
+		{"null scalar", edit(`"pipeline": "clickstream"`, `"pipeline": null`), "pipeline: null is not allowed"},
+		{"scalar for object", edit(`"parts": [`, `"parts": [7,`), "operators[0].parts[0]: found 7, want a JSON object"},
 		{"bad kind", edit(`"kind": "checkpoint"`, `"kind": "snapshot"`), `kind: "snapshot" is not "checkpoint" or "savepoint"`},
 		{"bad base64", edit(`"offset": "AQID"`, `"offset": "!!"`), "illegal base64"},
 		{"negative id", edit(`"id": 7`, `"id": -7`), "id: -7 is negative"},

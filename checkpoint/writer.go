@@ -226,6 +226,8 @@ func (w *Writer) seal(m *Manifest) ([]FileInfo, error) {
 		return nil, fmt.Errorf("the checkpoint is %s", w.stateName())
 	}
 	switch {
+	case m == nil:
+		return nil, errors.New("nil manifest")
 	case m.ID != 0 && m.ID != w.id:
 		return nil, fmt.Errorf("the manifest's id %d is not the writer's %d", m.ID, w.id)
 	case m.Kind != 0 && m.Kind != w.kind:

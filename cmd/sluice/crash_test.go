@@ -53,7 +53,7 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 
 	out, state := filepath.Join(dir, "out.jsonl"), filepath.Join(dir, "state")
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	kills, runs := 0, 0
+	kills, runs, restored := 0, 0, 0
 	for kills < 20 {
 		runs++
 		if runs > 200 {
@@ -83,6 +83,9 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 			<-done
 			kills++
 		}
+		if bytes.Contains(stderr.Bytes(), []byte("restored checkpoint")) {
+			restored++
+		}
 	}
 	cmd := exec.Command(bin, args(out, state)...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -99,7 +102,10 @@ func TestCrashRecoveryExactlyOnce(t *testing.T) {
 	if again, _ := os.ReadFile(out); !bytes.Equal(again, want) {
 		t.Fatal("a run after completion changed the output")
 	}
-	t.Logf("%d SIGKILLs over %d runs; output identical (%d bytes)", kills, runs, len(got))
+	if restored < 5 {
+		t.Fatalf("only %d runs resumed from a checkpoint: the kills did not exercise recovery", restored)
+	}
+	t.Logf("%d SIGKILLs over %d runs, %d resumed from a checkpoint; output identical (%d bytes)", kills, runs, restored, len(got))
 }
 
 func diffLines(want, got []byte) string {

@@ -17,6 +17,15 @@ type Snapshotter interface {
 	RestoreState(r *StateReader) error
 }
 
+// AsyncSnapshotter is implemented by operators whose state is large: at the barrier,
+// SnapshotAsync only captures a consistent view (cheaply, e.g. by marking the state copy-on-write)
+// and returns a function that serialises that view in the background while the task goes on
+// processing. The function must not touch what the operator mutates afterwards.
+type AsyncSnapshotter interface {
+	Snapshotter
+	SnapshotAsync(id int64) (func(w *StateWriter) error, error)
+}
+
 // Committer is implemented by two-phase-commit sinks: SnapshotState pre-commits what was written
 // before the barrier, Commit makes it visible once checkpoint id is complete.
 type Committer interface {
@@ -146,7 +155,21 @@ func (t *Task) Snapshotters() []Snapshotter { return t.snapshotters }
 func (t *Task) Checkpoint(id int64, position []byte) {
 	t.Flush()
 	snap := TaskSnapshot{ID: id, Stage: t.Stage, Subtask: t.Index, Position: position}
+	type later struct {
+		uid string
+		f   func(w *StateWriter) error
+	}
+	var async []later
 	for _, s := range t.snapshotters {
+		if a, ok := s.(AsyncSnapshotter); ok && !t.SyncSnapshots {
+			f, err := a.SnapshotAsync(id)
+			if err != nil {
+				snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
+				break
+			}
+			async = append(async, later{s.StateUID(), f})
+			continue
+		}
 		w := StateWriter{CheckpointID: id}
 		if err := s.SnapshotState(&w); err != nil {
 			snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
@@ -157,9 +180,24 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 	for _, f := range t.barrierWriters {
 		f(id)
 	}
-	if t.OnSnapshot != nil {
-		t.OnSnapshot(snap)
+	if t.OnSnapshot == nil {
+		return
 	}
+	if len(async) == 0 || snap.Err != nil {
+		t.OnSnapshot(snap)
+		return
+	}
+	go func() { // the task goes on; the view is serialised here
+		for _, a := range async {
+			w := StateWriter{CheckpointID: id}
+			if err := a.f(&w); err != nil {
+				snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
+				break
+			}
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes()})
+		}
+		t.OnSnapshot(snap)
+	}()
 }
 
 // NotifyComplete delivers "checkpoint id is complete" to the task's committers. It runs on the

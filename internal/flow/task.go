@@ -67,6 +67,8 @@ type Task struct {
 
 	// OnSnapshot receives the task's snapshot of each checkpoint (set by the runtime).
 	OnSnapshot func(TaskSnapshot)
+	// SyncSnapshots makes every snapshot synchronous (the deterministic driver).
+	SyncSnapshots bool
 	// Trigger asks a source task to start a checkpoint (set by the runtime for source tasks).
 	Trigger chan int64
 	// Completed delivers ids of completed checkpoints to the task's goroutine (set by the runtime

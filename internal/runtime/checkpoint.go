@@ -210,6 +210,9 @@ func (c *coordinator) ack(s flow.TaskSnapshot) {
 		c.r.cfg.Logger.Warn("checkpoint failed", "id", id, "kind", kind, "err", err)
 		return
 	}
+	if kind == checkpoint.KindSavepoint {
+		return // as in Flink 1.15+, savepoints commit no side effects: recovery uses checkpoints
+	}
 	for _, t := range c.commit {
 		select {
 		case t.Completed <- id:
@@ -292,7 +295,7 @@ func fileSafe(s string) string {
 	}, s)
 }
 
-// sourceUID is a source's UID, or its name when it has none.
+// sourceUID is a node's UID, or its name when it has none (sources, sinks).
 func sourceUID(n *plan.Node) string {
 	if n.UID != "" {
 		return n.UID
@@ -319,9 +322,7 @@ type restorer struct {
 func (r *run) validateRestore(c *checkpoint.Checkpoint, allowNonRestored bool) error {
 	uids := map[string]bool{}
 	for _, n := range r.g.Nodes {
-		if n.Stateful && n.UID != "" {
-			uids[n.UID] = true
-		}
+		uids[sourceUID(n)] = true // state is keyed by UID, or by name for nodes without one (sinks)
 	}
 	var missing []string
 	for _, op := range c.Manifest.Operators {

@@ -423,6 +423,7 @@ func finishDLQ(t *flow.Task) {
 func (r *run) buildSubtask(s *stage, i int) (*flow.Task, any) {
 	t := flow.NewTask(s.entry.Name, i, s.n)
 	t.Clock, t.Logger, t.FailFast, t.Counters = r.cfg.Clock, r.cfg.Logger, r.cfg.FailFast, r.cfg.Counters
+	t.SyncSnapshots = r.sync
 	if dlq := r.dlqNode(); dlq != nil && !s.dlqFree {
 		t.DLQ = r.exchanges[dlq].Writer(s.senderBase[dlq]+i, t).(flow.Outlet[flow.DeadLetter])
 	}
