@@ -86,6 +86,12 @@ func AllowNonRestoredState() Option {
 	return optFunc(func(c *runtime.Config) { c.AllowNonRestoredState = true })
 }
 
+// CheckpointStorage makes checkpoints use fs instead of the operating system's file system (for
+// fault-injection tests: see package checkpoint/faultfs).
+func CheckpointStorage(fs checkpoint.FS) Option {
+	return optFunc(func(c *runtime.Config) { c.CheckpointFS = fs })
+}
+
 // OnCheckpoint calls f with the id of every completed checkpoint.
 func OnCheckpoint(f func(id int64)) Option {
 	return optFunc(func(c *runtime.Config) { c.OnCheckpoint = f })
@@ -168,7 +174,8 @@ func openCheckpoints(cfg *runtime.Config) error {
 		}
 		return nil
 	}
-	store, err := checkpoint.Open(cfg.CheckpointDir, checkpoint.Options{Logger: cfg.Logger})
+	fs, _ := cfg.CheckpointFS.(checkpoint.FS)
+	store, err := checkpoint.Open(cfg.CheckpointDir, checkpoint.Options{FS: fs, Logger: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("opening the checkpoint directory: %w", err)
 	}

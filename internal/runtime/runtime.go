@@ -47,6 +47,7 @@ type Config struct {
 	RestorePath           string
 	AllowNonRestoredState bool
 	OnCheckpoint          func(id int64)
+	CheckpointFS          any // a checkpoint.FS
 }
 
 func (c *Config) ensureDefaults(g *plan.Graph) {
