@@ -175,6 +175,8 @@ func TestBackpressureBlocksTheSender(t *testing.T) {
 		in[i] = i
 	}
 	var produced, consumed atomic.Int64
+	sink := 0
+	defer func() { _ = sink }()
 	var maxAhead atomic.Int64
 	s := sluice.Map(sluice.FromSlice(p, in, sluice.SourceBatchSize[int](16)), func(i int) int {
 		ahead := produced.Add(1) - consumed.Load()
@@ -187,14 +189,18 @@ func TestBackpressureBlocksTheSender(t *testing.T) {
 		return i
 	})
 	sluice.SinkTo(s, sluice.SinkFunc[int](func(int) error {
-		for i := 0; i < 200; i++ { // slow consumer: burn a little CPU per record
-			_ = i * i
+		for i := 0; i < 5000; i++ { // slow consumer: ~µs of CPU per record, far slower than the source
+			sink += i ^ int(consumed.Load())
 		}
 		consumed.Add(1)
 		return nil
 	}))
-	if err := engine.Run(context.Background(), p, engine.BatchSize(8), engine.ChannelDepth(2)); err != nil {
+	var st engine.Stats
+	if err := engine.Run(context.Background(), p, engine.BatchSize(8), engine.ChannelDepth(2), engine.WithStats(&st)); err != nil {
 		t.Fatal(err)
+	}
+	if st.Backpressure() <= 0 {
+		t.Fatal("a slow sink behind 2-batch channels blocked the source, but no backpressure time was measured")
 	}
 	if consumed.Load() != n {
 		t.Fatalf("consumed %d of %d", consumed.Load(), n)

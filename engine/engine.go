@@ -63,6 +63,10 @@ func (s *Stats) DeadLetters() int64 { return s.c.DeadLetters.Load() }
 // Late is the number of elements too late for every window they belong to.
 func (s *Stats) Late() int64 { return s.c.Late.Load() }
 
+// Backpressure is the total time senders spent blocked on full channels between stages: the
+// downstream stage could not keep up.
+func (s *Stats) Backpressure() time.Duration { return time.Duration(s.c.BlockedNanos.Load()) }
+
 // Checkpointing turns on aligned checkpoints every interval into dir (default interval 1 s;
 // Flink: execution.checkpointing.interval), and restores from the newest complete checkpoint in
 // dir when there is one. Sources must be replayable. A run restored from a checkpoint of a run

@@ -164,7 +164,9 @@ func (w *xWriter[T, E]) send(p int, m msg[E]) {
 	case <-w.x.abort:
 		panic(abort{context.Canceled})
 	}
-	w.x.blocked.Add(int64(time.Since(start)))
+	d := int64(time.Since(start))
+	w.x.blocked.Add(d)
+	w.t.Counters.BlockedNanos.Add(d)
 }
 
 func (w *xWriter[T, E]) flush() {

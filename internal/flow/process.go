@@ -189,6 +189,16 @@ type KeyedProcess[K comparable, In, Out any] struct {
 	// InitErr, when set, fails the task as soon as the operator is called: the user's constructor
 	// failed or declared an invalid state.
 	InitErr error
+
+	// UID identifies the operator's state in checkpoints (StateUID).
+	UID string
+	// KeyCodec writes keys to checkpoints; KeyCodecErr, when set, is why there is none (a key
+	// type that cannot be encoded): checkpoints then fail with it.
+	KeyCodec    Codec[K]
+	KeyCodecErr error
+
+	hash     func(K) uint64 // assigns keys to key groups, as the KeyBy exchange does
+	snapBufs [3][]byte      // buffers reused by SnapshotState
 }
 
 // NewKeyedProcess returns an operator with empty state; set Element and Timer before use.
@@ -197,8 +207,16 @@ func NewKeyedProcess[K comparable, In, Out any](name string, t *Task, out Outlet
 	o.Ctl = NewCtl()
 	o.Name, o.T, o.Out = name, t, out
 	o.State = NewKeyedState[K](name)
+	o.State.Clock = taskClock{t}
+	o.hash = KeyHasher[K]()
 	return o
 }
+
+// taskClock reads the task's clock when asked, so a clock set on the task after the operator was
+// made is the one state TTL uses.
+type taskClock struct{ t *Task }
+
+func (c taskClock) Now() int64 { return c.t.Clock.Now() }
 
 // Collect calls Element for the element with its key current.
 func (o *KeyedProcess[K, In, Out]) Collect(ts int64, r Keyed[K, In]) {
@@ -209,6 +227,9 @@ func (o *KeyedProcess[K, In, Out]) Collect(ts int64, r Keyed[K, In]) {
 	o.key, o.ts, o.domain = r.Key, ts, EventTimeDomain
 	o.element(ts, r.Value)
 	o.leave()
+	if o.State.hasTTL() {
+		o.State.sweepTTL(ttlSweepSlots)
+	}
 }
 
 func (o *KeyedProcess[K, In, Out]) element(ts int64, v In) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"reflect"
 	"slices"
 )
 
@@ -21,8 +22,30 @@ import (
 //
 // The handle types (ValueState, MapState, ListState) are the seam for other backends: the public
 // API wraps them and never sees the storage, so a Pebble backend replaces the per-slot slices
-// behind the same methods. (It also needs a serde per state and per key, which is why there is no
-// storage interface yet: its shape depends on that.)
+// behind the same methods. Each state carries the codecs of its types (SetCodec), which
+// checkpoints use (process_state.go) and a byte-oriented backend would too.
+//
+// # Time to live
+//
+// A state may have a time to live (SetTTL; Flink's StateTtlConfig with processing time, the only
+// time characteristic Flink supports): each entry (the value of a ValueState, each entry of a
+// MapState, each element of a ListState) remembers the processing time (StateScope.Clock) at
+// which it was created or last written, or also read with TTL.RefreshOnRead, and expires TTL.Millis
+// later (expired when now - stamp >= TTL.Millis, as Flink). Expired entries are never returned
+// (Flink's NeverReturnExpired). They are removed
+//
+//   - lazily, when the current key's entry is read (ValueState.Value, MapState.Get/Contains, and
+//     for MapState.Len/All and ListState.Get the whole current map or list: each keeps a lower
+//     bound of its stamps, so this is a comparison unless something may have expired);
+//   - incrementally: after each element the operator visits the next ttlSweepSlots key slots
+//     (round robin) and removes their expired entries, so the state of keys that are never seen
+//     again is reclaimed too (Flink's incremental cleanup); a key left with no state and no timer
+//     is forgotten;
+//   - at every checkpoint, which visits every key and writes only live entries (Flink's cleanup
+//     in full snapshot), and at restore, which drops entries that expired in between.
+//
+// The stamps live in separate per-slot slices, allocated only for states with a TTL: a state
+// without one pays a predictable branch per call and nothing else.
 
 // ErrNoCurrentKey is wrapped by the panic of a state handle used outside ProcessElement and
 // OnTimer, where there is no current key.
@@ -32,20 +55,85 @@ var ErrNoCurrentKey = errors.New("keyed state used outside ProcessElement/OnTime
 // larger ones are released to the garbage collector.
 const reuseLimit = 256
 
+// ttlSweepSlots is the number of key slots the incremental TTL cleanup visits after each element.
+const ttlSweepSlots = 2
+
+// State kinds, as written in snapshots (process_state.go).
+const (
+	kindValue byte = 1
+	kindMap   byte = 2
+	kindList  byte = 3
+	// kindStamped flags a snapshotted state whose entries carry TTL stamps.
+	kindStamped byte = 0x80
+)
+
+// kindName names a state kind for messages.
+func kindName(k byte) string {
+	switch k &^ kindStamped {
+	case kindValue:
+		return "value"
+	case kindMap:
+		return "map"
+	case kindList:
+		return "list"
+	}
+	return fmt.Sprintf("unknown (%d)", k)
+}
+
+// TTL is the time to live of a state's entries (Flink: StateTtlConfig with processing time,
+// update type OnCreateAndWrite or OnReadAndWrite, visibility NeverReturnExpired). See the notes
+// at the top of state.go.
+type TTL struct {
+	// Millis is the time to live in milliseconds of processing time; it must be positive.
+	Millis int64
+	// RefreshOnRead restarts an entry's time to live when it is read, too (Flink's
+	// OnReadAndWrite). By default only creating and writing an entry do (OnCreateAndWrite).
+	RefreshOnRead bool
+}
+
+// expired reports whether an entry stamped at ts has expired at now.
+func (c TTL) expired(ts, now int64) bool { return now-ts >= c.Millis }
+
+// keyedState is what the operator sees of a declared state: its identity, snapshots
+// (process_state.go) and TTL cleanup.
+type keyedState interface {
+	stateName() string
+	stateKind() byte
+	// stamped reports whether the state has a TTL, so its entries carry stamps.
+	stamped() bool
+	// codecErr says why the state cannot be written to a checkpoint; nil when it can.
+	codecErr() error
+	// appendSlot appends the encoding of slot's entries to dst; ok is false (and dst unchanged)
+	// when the slot has none.
+	appendSlot(dst []byte, slot int32) (_ []byte, ok bool)
+	// restoreSlot loads slot's entries from src (written by appendSlot, with stamps when stamped);
+	// entries expired at now are dropped.
+	restoreSlot(slot int32, src []byte, stamped bool, now int64) error
+	// expire removes slot's entries that have expired at now (states with a TTL only).
+	expire(slot int32, now int64)
+}
+
 // StateScope is the key-type-independent part of an operator subtask's keyed state: the current
-// key's slot, the number of non-empty states and timers of every slot, and the declared state
-// names. State handles read the current slot from it, so they do not depend on the key type.
+// key's slot, the number of non-empty states and timers of every slot, and the declared states.
+// State handles read the current slot from it, so they do not depend on the key type.
 type StateScope struct {
 	// Operator names the operator in errors.
 	Operator string
-	// Err is the first declaration error (an empty or duplicate state name). The operator fails
-	// with it when it starts.
+	// Err is the first declaration error (an empty or duplicate state name, an invalid TTL). The
+	// operator fails with it when it starts.
 	Err error
+	// Clock tells processing time for state TTL; nil means the wall clock. NewKeyedProcess sets
+	// it to the task's clock.
+	Clock Clock
 
-	cur    int32
-	refs   []int32
-	names  map[string]string // state name → kind
-	sealed bool
+	cur     int32
+	refs    []int32
+	states  []keyedState          // in declaration order
+	byName  map[string]keyedState // state name → state
+	ttl     []keyedState          // the states with a TTL
+	sweep   int32                 // the next slot the incremental TTL cleanup visits
+	release func(slot int32)      // forgets the key of a slot (set by KeyedState)
+	sealed  bool
 }
 
 // Seal ends the declaration of states: declaring one afterwards panics.
@@ -54,26 +142,84 @@ func (s *StateScope) Seal() { s.sealed = true }
 // Current returns the current key's slot, or -1 outside user code.
 func (s *StateScope) Current() int32 { return s.cur }
 
-// declare registers a state name, recording an error for an empty or duplicate one.
-func (s *StateScope) declare(name, kind string) {
+// declare registers state st, recording an error for an empty or duplicate name.
+func (s *StateScope) declare(st keyedState) {
+	name, kind := st.stateName(), kindName(st.stateKind())
 	if s.sealed {
 		panic(fmt.Errorf("operator %q: %s state %q declared after the process function was created: declare states in the constructor passed to sluice.Process", s.Operator, kind, name))
 	}
-	if s.names == nil {
-		s.names = map[string]string{}
+	if s.byName == nil {
+		s.byName = map[string]keyedState{}
 	}
 	var err error
-	switch prev, dup := s.names[name]; {
+	switch prev, dup := s.byName[name]; {
 	case name == "":
 		err = fmt.Errorf("operator %q: a %s state has an empty name", s.Operator, kind)
 	case dup:
-		err = fmt.Errorf("operator %q: state %q is declared twice (as %s state and as %s state); state names must be unique per operator", s.Operator, name, prev, kind)
+		err = fmt.Errorf("operator %q: state %q is declared twice (as %s state and as %s state); state names must be unique per operator", s.Operator, name, kindName(prev.stateKind()), kind)
 	}
 	if err != nil {
 		s.Err = errors.Join(s.Err, err)
 		return
 	}
-	s.names[name] = kind
+	s.byName[name] = st
+	s.states = append(s.states, st)
+}
+
+// setTTL validates c for st and enlists st for the TTL cleanup; it reports whether c is valid.
+func (s *StateScope) setTTL(st keyedState, c TTL) bool {
+	name, kind := st.stateName(), kindName(st.stateKind())
+	if s.sealed {
+		panic(fmt.Errorf("operator %q: the TTL of %s state %q was set after the process function was created", s.Operator, kind, name))
+	}
+	if c.Millis <= 0 {
+		s.Err = errors.Join(s.Err, fmt.Errorf("operator %q: %s state %q: the time to live must be positive (at least 1ms), got %dms", s.Operator, kind, name, c.Millis))
+		return false
+	}
+	if s.byName[name] == st && !slices.Contains(s.ttl, st) {
+		s.ttl = append(s.ttl, st)
+	}
+	return true
+}
+
+// now returns processing time for TTL.
+func (s *StateScope) now() int64 {
+	if s.Clock == nil {
+		return WallClock{}.Now()
+	}
+	return s.Clock.Now()
+}
+
+// hasTTL reports whether some state has a TTL.
+func (s *StateScope) hasTTL() bool { return len(s.ttl) > 0 }
+
+// sweepTTL is the incremental TTL cleanup: it visits the next n slots and removes their expired
+// entries, forgetting keys left with nothing. It runs outside user code.
+func (s *StateScope) sweepTTL(n int) {
+	if len(s.refs) == 0 {
+		return
+	}
+	now := s.now()
+	for range n {
+		slot := s.sweep
+		if s.sweep++; int(s.sweep) >= len(s.refs) {
+			s.sweep = 0
+		}
+		if s.refs[slot] > 0 && slot != s.cur {
+			s.expireSlot(slot, now)
+		}
+	}
+}
+
+// expireSlot removes the expired entries of a live slot and forgets its key when nothing is left
+// (unless it is the current key, which Leave handles).
+func (s *StateScope) expireSlot(slot int32, now int64) {
+	for _, st := range s.ttl {
+		st.expire(slot, now)
+	}
+	if s.refs[slot] == 0 && slot != s.cur && s.release != nil {
+		s.release(slot)
+	}
 }
 
 // slot returns the current slot for state name, panicking outside user code.
@@ -105,7 +251,9 @@ type KeyedState[K comparable] struct {
 
 // NewKeyedState returns the empty keyed state of operator op.
 func NewKeyedState[K comparable](op string) *KeyedState[K] {
-	return &KeyedState[K]{StateScope: StateScope{Operator: op, cur: -1}, index: map[K]int32{}}
+	s := &KeyedState[K]{StateScope: StateScope{Operator: op, cur: -1}, index: map[K]int32{}}
+	s.StateScope.release = s.release
+	return s
 }
 
 // Keys is the number of keys that hold state or timers (plus the current key, inside user code).
@@ -170,11 +318,20 @@ func growTo[E any](s []E, slot int32) []E {
 	return slices.Grow(s, n-len(s))[:n]
 }
 
+// codecMissing is the error of a state whose codec was not set.
+func codecMissing[T any]() error {
+	return fmt.Errorf("no codec for %v was set", reflect.TypeFor[T]())
+}
+
 // ValueState holds one value per key (Flink: ValueState).
 type ValueState[T any] struct {
-	sc    *StateScope
-	name  string
-	cells []valueCell[T]
+	sc     *StateScope
+	name   string
+	cells  []valueCell[T]
+	ttl    TTL
+	stamps []int64 // with a TTL: when each slot's value was written (or read)
+	codec  Codec[T]
+	cerr   error
 }
 
 type valueCell[T any] struct {
@@ -184,19 +341,52 @@ type valueCell[T any] struct {
 
 // NewValueState declares a value state named name in sc.
 func NewValueState[T any](sc *StateScope, name string) *ValueState[T] {
-	sc.declare(name, "value")
-	return &ValueState[T]{sc: sc, name: name}
+	s := &ValueState[T]{sc: sc, name: name}
+	sc.declare(s)
+	return s
+}
+
+// SetCodec sets the codec that writes the state's values to checkpoints; err, when not nil, is
+// why there is none (a type that cannot be encoded): checkpoints then fail with it, naming the
+// operator and the state, while pipelines that never checkpoint are not affected.
+func (s *ValueState[T]) SetCodec(c Codec[T], err error) { s.codec, s.cerr = c, err }
+
+// SetTTL gives the state's values a time to live. Call it when declaring the state.
+func (s *ValueState[T]) SetTTL(c TTL) {
+	if s.sc.setTTL(s, c) {
+		s.ttl = c
+	}
 }
 
 // Value returns the current key's value and whether it is set.
 func (s *ValueState[T]) Value() (T, bool) {
 	slot := s.sc.slot(s.name)
+	if s.ttl.Millis != 0 {
+		return s.valueTTL(slot)
+	}
 	if int(slot) < len(s.cells) {
 		c := &s.cells[slot]
 		return c.v, c.ok
 	}
 	var zero T
 	return zero, false
+}
+
+func (s *ValueState[T]) valueTTL(slot int32) (T, bool) {
+	var zero T
+	if int(slot) >= len(s.cells) || !s.cells[slot].ok {
+		return zero, false
+	}
+	now := s.sc.now()
+	if s.ttl.expired(s.stamps[slot], now) {
+		s.cells[slot] = valueCell[T]{}
+		s.sc.drop(slot)
+		return zero, false
+	}
+	if s.ttl.RefreshOnRead {
+		s.stamps[slot] = now
+	}
+	return s.cells[slot].v, true
 }
 
 // Update sets the current key's value.
@@ -209,6 +399,10 @@ func (s *ValueState[T]) Update(v T) {
 		s.sc.hold(slot)
 	}
 	c.v = v
+	if s.ttl.Millis != 0 {
+		s.stamps = growTo(s.stamps, slot)
+		s.stamps[slot] = s.sc.now()
+	}
 }
 
 // Clear removes the current key's value.
@@ -220,23 +414,54 @@ func (s *ValueState[T]) Clear() {
 	}
 }
 
+func (s *ValueState[T]) expire(slot int32, now int64) {
+	if int(slot) < len(s.cells) && s.cells[slot].ok && s.ttl.expired(s.stamps[slot], now) {
+		s.cells[slot] = valueCell[T]{}
+		s.sc.drop(slot)
+	}
+}
+
 // MapState holds a map per key (Flink: MapState).
 type MapState[UK comparable, UV any] struct {
-	sc   *StateScope
-	name string
-	maps []map[UK]UV
+	sc     *StateScope
+	name   string
+	maps   []map[UK]UV
+	ttl    TTL
+	stamps []map[UK]int64 // with a TTL: when each entry was written (or read)
+	oldest []int64        // with a TTL: a lower bound of the slot's stamps
+	kc     Codec[UK]
+	vc     Codec[UV]
+	cerr   error
 }
 
 // NewMapState declares a map state named name in sc.
 func NewMapState[UK comparable, UV any](sc *StateScope, name string) *MapState[UK, UV] {
-	sc.declare(name, "map")
-	return &MapState[UK, UV]{sc: sc, name: name}
+	s := &MapState[UK, UV]{sc: sc, name: name}
+	sc.declare(s)
+	return s
 }
 
-// current returns the current key's map, nil when it has none.
+// SetCodecs sets the codecs that write the state's entries to checkpoints; err, when not nil, is
+// why there are none (see ValueState.SetCodec).
+func (s *MapState[UK, UV]) SetCodecs(k Codec[UK], v Codec[UV], err error) {
+	s.kc, s.vc, s.cerr = k, v, err
+}
+
+// SetTTL gives each of the state's entries a time to live. Call it when declaring the state.
+func (s *MapState[UK, UV]) SetTTL(c TTL) {
+	if s.sc.setTTL(s, c) {
+		s.ttl = c
+	}
+}
+
+// current returns the current key's map, nil when it has none. With a TTL, it first removes the
+// map's expired entries.
 func (s *MapState[UK, UV]) current() map[UK]UV {
 	slot := s.sc.slot(s.name)
 	if int(slot) < len(s.maps) {
+		if s.ttl.Millis != 0 {
+			s.purge(slot, s.sc.now())
+		}
 		return s.maps[slot]
 	}
 	return nil
@@ -244,13 +469,43 @@ func (s *MapState[UK, UV]) current() map[UK]UV {
 
 // Get returns the value of k and whether it is present.
 func (s *MapState[UK, UV]) Get(k UK) (UV, bool) {
-	v, ok := s.current()[k]
-	return v, ok
+	if s.ttl.Millis != 0 {
+		return s.getTTL(k)
+	}
+	slot := s.sc.slot(s.name)
+	if int(slot) < len(s.maps) {
+		v, ok := s.maps[slot][k]
+		return v, ok
+	}
+	var zero UV
+	return zero, false
+}
+
+func (s *MapState[UK, UV]) getTTL(k UK) (UV, bool) {
+	var zero UV
+	slot := s.sc.slot(s.name)
+	if int(slot) >= len(s.maps) {
+		return zero, false
+	}
+	v, ok := s.maps[slot][k]
+	if !ok {
+		return zero, false
+	}
+	now := s.sc.now()
+	st := s.stamps[slot]
+	if s.ttl.expired(st[k], now) {
+		s.remove(slot, k)
+		return zero, false
+	}
+	if s.ttl.RefreshOnRead {
+		st[k] = now
+	}
+	return v, true
 }
 
 // Contains reports whether k is present.
 func (s *MapState[UK, UV]) Contains(k UK) bool {
-	_, ok := s.current()[k]
+	_, ok := s.Get(k)
 	return ok
 }
 
@@ -270,27 +525,94 @@ func (s *MapState[UK, UV]) Put(k UK, v UV) {
 		s.sc.hold(slot)
 	}
 	m[k] = v
+	if s.ttl.Millis != 0 {
+		s.stamp(slot, k, len(m) == 1, s.sc.now())
+	}
+}
+
+// stamp records that k of slot was written at now; first says the map was empty before.
+func (s *MapState[UK, UV]) stamp(slot int32, k UK, first bool, now int64) {
+	s.stamps = growTo(s.stamps, slot)
+	s.oldest = growTo(s.oldest, slot)
+	st := s.stamps[slot]
+	if st == nil {
+		st = make(map[UK]int64)
+		s.stamps[slot] = st
+	}
+	st[k] = now
+	if first || now < s.oldest[slot] {
+		s.oldest[slot] = now
+	}
 }
 
 // Remove deletes k.
 func (s *MapState[UK, UV]) Remove(k UK) {
 	slot := s.sc.slot(s.name)
-	if int(slot) >= len(s.maps) {
-		return
+	if int(slot) < len(s.maps) {
+		s.remove(slot, k)
 	}
+}
+
+func (s *MapState[UK, UV]) remove(slot int32, k UK) {
 	m := s.maps[slot]
 	if n := len(m); n > 0 {
 		delete(m, k)
+		if s.ttl.Millis != 0 {
+			delete(s.stamps[slot], k)
+		}
 		if len(m) == 0 {
 			s.sc.drop(slot)
 		}
 	}
 }
 
+// purge removes the expired entries of slot's map, unless its lower bound shows there are none.
+func (s *MapState[UK, UV]) purge(slot int32, now int64) {
+	m := s.maps[slot]
+	if len(m) == 0 || !s.ttl.expired(s.oldest[slot], now) {
+		return
+	}
+	st := s.stamps[slot]
+	oldest := MaxTime
+	for k, ts := range st {
+		if s.ttl.expired(ts, now) {
+			delete(m, k)
+			delete(st, k)
+		} else if ts < oldest {
+			oldest = ts
+		}
+	}
+	s.oldest[slot] = oldest
+	if len(m) == 0 {
+		s.sc.drop(slot)
+	}
+}
+
+func (s *MapState[UK, UV]) expire(slot int32, now int64) {
+	if int(slot) < len(s.maps) {
+		s.purge(slot, now)
+	}
+}
+
 // All iterates over the current key's entries in no particular order. The loop body may Remove
-// entries; entries Put during the loop may or may not be visited.
+// entries; entries Put during the loop may or may not be visited. With a TTL that refreshes on
+// read, every entry visited counts as read.
 func (s *MapState[UK, UV]) All() iter.Seq2[UK, UV] {
 	m := s.current()
+	if s.ttl.RefreshOnRead && len(m) > 0 {
+		slot, now := s.sc.cur, s.sc.now()
+		st := s.stamps[slot]
+		return func(yield func(UK, UV) bool) {
+			for k, v := range m {
+				if _, ok := st[k]; ok {
+					st[k] = now
+				}
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+	}
 	return func(yield func(UK, UV) bool) {
 		for k, v := range m {
 			if !yield(k, v) {
@@ -313,22 +635,45 @@ func (s *MapState[UK, UV]) Clear() {
 	s.sc.drop(slot)
 	if len(m) > reuseLimit {
 		s.maps[slot] = nil
+		if s.ttl.Millis != 0 {
+			s.stamps[slot] = nil
+		}
 		return
 	}
 	clear(m)
+	if s.ttl.Millis != 0 {
+		clear(s.stamps[slot])
+	}
 }
 
 // ListState holds a list per key (Flink: ListState).
 type ListState[T any] struct {
-	sc    *StateScope
-	name  string
-	lists [][]T
+	sc     *StateScope
+	name   string
+	lists  [][]T
+	ttl    TTL
+	stamps [][]int64 // with a TTL: when each element was written (or read)
+	oldest []int64   // with a TTL: a lower bound of the slot's stamps
+	codec  Codec[T]
+	cerr   error
 }
 
 // NewListState declares a list state named name in sc.
 func NewListState[T any](sc *StateScope, name string) *ListState[T] {
-	sc.declare(name, "list")
-	return &ListState[T]{sc: sc, name: name}
+	s := &ListState[T]{sc: sc, name: name}
+	sc.declare(s)
+	return s
+}
+
+// SetCodec sets the codec that writes the state's elements to checkpoints; err, when not nil, is
+// why there is none (see ValueState.SetCodec).
+func (s *ListState[T]) SetCodec(c Codec[T], err error) { s.codec, s.cerr = c, err }
+
+// SetTTL gives each of the state's elements a time to live. Call it when declaring the state.
+func (s *ListState[T]) SetTTL(c TTL) {
+	if s.sc.setTTL(s, c) {
+		s.ttl = c
+	}
 }
 
 // Add appends v to the current key's list.
@@ -340,6 +685,15 @@ func (s *ListState[T]) Add(v T) {
 		s.sc.hold(slot)
 	}
 	s.lists[slot] = append(l, v)
+	if s.ttl.Millis != 0 {
+		now := s.sc.now()
+		s.stamps = growTo(s.stamps, slot)
+		s.oldest = growTo(s.oldest, slot)
+		s.stamps[slot] = append(s.stamps[slot], now)
+		if len(l) == 0 || now < s.oldest[slot] {
+			s.oldest[slot] = now
+		}
+	}
 }
 
 // Get returns the current key's list, nil when empty. The slice is the state's own storage,
@@ -348,10 +702,26 @@ func (s *ListState[T]) Add(v T) {
 func (s *ListState[T]) Get() []T {
 	slot := s.sc.slot(s.name)
 	if int(slot) < len(s.lists) {
+		if s.ttl.Millis != 0 {
+			s.readTTL(slot)
+		}
 		l := s.lists[slot]
 		return l[:len(l):len(l)]
 	}
 	return nil
+}
+
+// readTTL removes the expired elements of slot's list and, refreshing on read, restamps the rest.
+func (s *ListState[T]) readTTL(slot int32) {
+	now := s.sc.now()
+	s.purge(slot, now)
+	if s.ttl.RefreshOnRead && len(s.lists[slot]) > 0 {
+		st := s.stamps[slot]
+		for i := range st {
+			st[i] = now
+		}
+		s.oldest[slot] = now
+	}
 }
 
 // Update replaces the current key's list by a copy of vs (which may be the result of Get).
@@ -371,6 +741,47 @@ func (s *ListState[T]) Update(vs []T) {
 		clear(old[len(l):]) // same backing array: drop the references past the new end
 	}
 	s.lists[slot] = l
+	if s.ttl.Millis != 0 {
+		now := s.sc.now()
+		s.stamps = growTo(s.stamps, slot)
+		s.oldest = growTo(s.oldest, slot)
+		st := slices.Grow(s.stamps[slot][:0], len(l))[:len(l)]
+		for i := range st {
+			st[i] = now
+		}
+		s.stamps[slot] = st
+		s.oldest[slot] = now
+	}
+}
+
+// purge removes the expired elements of slot's list, keeping the order of the others, unless its
+// lower bound shows there are none.
+func (s *ListState[T]) purge(slot int32, now int64) {
+	l := s.lists[slot]
+	if len(l) == 0 || !s.ttl.expired(s.oldest[slot], now) {
+		return
+	}
+	st := s.stamps[slot]
+	oldest, j := MaxTime, 0
+	for i, ts := range st {
+		if s.ttl.expired(ts, now) {
+			continue
+		}
+		l[j], st[j] = l[i], ts
+		oldest = min(oldest, ts)
+		j++
+	}
+	clear(l[j:])
+	s.lists[slot], s.stamps[slot], s.oldest[slot] = l[:j], st[:j], oldest
+	if j == 0 {
+		s.sc.drop(slot)
+	}
+}
+
+func (s *ListState[T]) expire(slot int32, now int64) {
+	if int(slot) < len(s.lists) {
+		s.purge(slot, now)
+	}
 }
 
 // Clear empties the current key's list.
@@ -386,8 +797,14 @@ func (s *ListState[T]) Clear() {
 	s.sc.drop(slot)
 	if cap(l) > reuseLimit {
 		s.lists[slot] = nil
+		if s.ttl.Millis != 0 {
+			s.stamps[slot] = nil
+		}
 		return
 	}
 	clear(l)
 	s.lists[slot] = l[:0]
+	if s.ttl.Millis != 0 {
+		s.stamps[slot] = s.stamps[slot][:0]
+	}
 }

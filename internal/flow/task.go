@@ -49,6 +49,8 @@ type abort struct{ err error }
 type Counters struct {
 	DeadLetters atomic.Int64
 	Late        atomic.Int64
+	// BlockedNanos is the time senders spent blocked on full exchange channels (backpressure).
+	BlockedNanos atomic.Int64
 }
 
 // Task is the context of one subtask: its identity, clock, processing-time deadline, and the

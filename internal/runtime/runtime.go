@@ -168,16 +168,15 @@ func (r *run) plan(ctx context.Context) error {
 			}
 			r.stages = append(r.stages, &stage{entry: n, splits: splits, n: len(splits)})
 		case plan.KindExchange:
-			p := n.Parallelism
-			if p <= 0 {
-				p = r.cfg.Parallelism
-			}
-			r.stages = append(r.stages, &stage{entry: n, n: p})
+			r.stages = append(r.stages, &stage{entry: n})
 		}
 	}
 	for _, s := range r.stages {
 		s.members = map[*plan.Node]bool{}
 		r.collect(s, s.entry, true)
+		if s.entry.Kind == plan.KindExchange {
+			s.n = r.stageParallelism(s)
+		}
 	}
 	r.markDLQFree()
 	senders := map[*plan.Node]int{}
@@ -196,6 +195,20 @@ func (r *run) plan(ctx context.Context) error {
 			BatchSize: r.cfg.BatchSize, Depth: r.cfg.ChannelDepth, Abort: r.abort, Direct: r.sync})
 	}
 	return nil
+}
+
+// stageParallelism is the parallelism set on the stage's exchange, else the first one set on an
+// operator chained into it (Aggregate(…).Parallelism(4) sizes its keyed stage), else the default.
+func (r *run) stageParallelism(s *stage) int {
+	if s.entry.Parallelism > 0 {
+		return s.entry.Parallelism
+	}
+	for _, n := range r.g.Nodes {
+		if s.members[n] && n.Kind != plan.KindSink && n.Parallelism > 0 {
+			return n.Parallelism
+		}
+	}
+	return r.cfg.Parallelism
 }
 
 // collect adds the nodes chained after n (not crossing exchanges) to the stage.

@@ -1,0 +1,716 @@
+package flow
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/sluicehq/sluice/agg"
+	"github.com/sluicehq/sluice/window"
+)
+
+// Rolled is one result of a rolling (OVER) aggregate: for one element of a key, the aggregate of
+// that key's elements with timestamps in (Timestamp-range, Timestamp]. Its event timestamp is
+// the element's.
+type Rolled[K comparable, T, V any] struct {
+	Key       K     `json:"key"`
+	Element   T     `json:"element"`
+	Value     V     `json:"value"`
+	Timestamp int64 `json:"ts"`
+}
+
+// RollingStore holds the rolling-aggregate state of many keys, each in a slot: the elements inside
+// the range and whatever the aggregate keeps to answer without rescanning them. States are values
+// in one typed array, so that a record touches its key's state and its buffer, nothing more. The
+// operator adds a slot's elements in timestamp order and evicts from the oldest, so eviction is
+// incremental: a sum subtracts, a minimum pops a monotonic deque, a distinct count decrements a
+// map.
+type RollingStore[In, V any] interface {
+	// Open prepares an empty slot (slots are dense and reused after Reset).
+	Open(slot int32)
+	// Add appends an element with timestamp ts, not older than any element of the slot.
+	Add(slot int32, ts int64, v In)
+	// Evict removes the slot's elements with timestamps <= cutoff.
+	Evict(slot int32, cutoff int64)
+	// Result is the aggregate of the slot's elements; it is called only when there is one.
+	Result(slot int32) V
+	// Newest is the timestamp of the slot's newest element, or MinTime when it is empty.
+	Newest(slot int32) int64
+	// Reset empties the slot, keeping its buffers for the next key in it.
+	Reset(slot int32)
+	// AppendState encodes the slot's state for a checkpoint.
+	AppendState(dst []byte, slot int32) []byte
+	// DecodeState restores an opened, empty slot from src and returns the bytes it read.
+	DecodeState(slot int32, src []byte) (int, error)
+}
+
+// RollingOp computes a rolling aggregate per key: for every element, one Rolled result over the
+// elements of its key with timestamps in (ts-Range, ts] (Flink SQL: OVER (PARTITION BY key ORDER
+// BY rowtime RANGE BETWEEN Range PRECEDING AND CURRENT ROW), with an exclusive lower bound).
+//
+// Elements wait until the watermark passes them and are then processed in timestamp order, so
+// the result does not depend on arrival order. Elements of a key with equal timestamps are
+// peers: each one's result includes all of them. An element whose timestamp is at or behind the
+// watermark when it arrives is too late: its timestamp's results are already out, so it goes to
+// Late with the reason and is counted.
+//
+// Pending elements wait, with their key, in a timer queue bucketed by timestamp, so Collect
+// touches no per-key state and a watermark pops them in order. A key's state is dropped once the
+// watermark is a whole range past its newest element (any later element would evict everything):
+// each key has one chained expiry timer, re-armed at its newest element's expiry when it fires.
+type RollingOp[K comparable, In, V any] struct {
+	Ctl
+	Name string
+	T    *Task
+	// Range is the length of the range in ms, >= 1.
+	Range int64
+	// Store holds the per-key states of the aggregate.
+	Store RollingStore[In, V]
+	// Out receives one result per element, at the element's timestamp.
+	Out Outlet[Rolled[K, In, V]]
+	// Late receives elements that arrived at or behind the watermark; Discard counts them only.
+	Late Outlet[LateElement[K, In]]
+	// State holds the UID and the codecs of keys and elements for checkpoints.
+	State StateCodecs[K, In]
+
+	index   map[K]int32
+	keys    []K // by slot
+	free    []int32
+	pending TimerQueue[rollRec[K, In]] // elements by timestamp, waiting for the watermark
+	expiry  TimerQueue[int32]          // one chained timer per slot
+}
+
+type rollRec[K comparable, In any] struct {
+	key  K
+	slot int32 // set while processing
+	ok   bool  // added: the element gets a result
+	v    In
+}
+
+// Init prepares the operator's state; it panics on a Range < 1 or a nil Store (planning bugs).
+func (o *RollingOp[K, In, V]) Init() {
+	if o.Range < 1 || o.Store == nil {
+		panic(fmt.Sprintf("flow: RollingOp %q needs Range >= 1 and a Store", o.Name))
+	}
+	o.Ctl = NewCtl()
+	o.index = make(map[K]int32)
+}
+
+// Keys is the number of keys holding state.
+func (o *RollingOp[K, In, V]) Keys() int { return len(o.index) }
+
+// Pending is the number of elements waiting for the watermark.
+func (o *RollingOp[K, In, V]) Pending() int { return o.pending.Len() }
+
+// Collect buffers the element until the watermark passes it, or routes it to Late when it is
+// already behind the watermark.
+func (o *RollingOp[K, In, V]) Collect(ts int64, r Keyed[K, In]) {
+	if ts <= o.WM && o.WM != MinTime {
+		o.late(ts, r)
+		return
+	}
+	o.pending.Add(ts, rollRec[K, In]{key: r.Key, v: r.Value})
+}
+
+func (o *RollingOp[K, In, V]) late(ts int64, r Keyed[K, In]) {
+	o.T.Counters.Late.Add(1)
+	o.Late.Collect(ts, LateElement[K, In]{Key: r.Key, Value: r.Value, Timestamp: ts, Watermark: o.WM,
+		Window: window.Window{Start: ts - o.Range + 1, End: ts + 1}, // the range (ts-Range, ts]
+		Reason: fmt.Sprintf("too late: timestamp %d is not after the watermark %d, whose rolling results are out", ts, o.WM)})
+}
+
+// slotFor returns the key's slot, opening one (with its expiry timer) for a new key.
+func (o *RollingOp[K, In, V]) slotFor(k K, t int64) int32 {
+	if s, ok := o.index[k]; ok {
+		return s
+	}
+	s := o.open(k)
+	o.expiry.Add(o.expiryTime(t), s)
+	return s
+}
+
+func (o *RollingOp[K, In, V]) open(k K) int32 {
+	var s int32
+	if n := len(o.free); n > 0 {
+		s = o.free[n-1]
+		o.free = o.free[:n-1]
+		o.keys[s] = k
+	} else {
+		s = int32(len(o.keys))
+		o.keys = append(o.keys, k)
+	}
+	o.index[k] = s
+	o.Store.Open(s)
+	return s
+}
+
+// Watermark processes the elements it passes in timestamp order, drops expired keys, and
+// forwards it.
+func (o *RollingOp[K, In, V]) Watermark(wm int64) {
+	if !o.Advance(wm) {
+		return
+	}
+	for o.pending.Len() > 0 && o.pending.Next() <= wm {
+		t, recs := o.pending.Pop()
+		o.process(t, recs)
+		o.pending.Recycle(recs)
+	}
+	for o.expiry.Len() > 0 && o.expiry.Next() <= wm {
+		_, slots := o.expiry.Pop()
+		for _, s := range slots {
+			o.expire(s, wm)
+		}
+		o.expiry.Recycle(slots)
+	}
+	o.Out.Watermark(wm)
+	o.Late.Watermark(wm)
+}
+
+// process handles the elements with timestamp t, of any keys: first every element joins its
+// key's range, then each gets its result, so that peers see each other.
+func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In]) {
+	cutoff := t - o.Range
+	if cutoff > t {
+		cutoff = MinTime // t-Range overflowed
+	}
+	for i := range recs {
+		r := &recs[i]
+		r.slot = o.slotFor(r.key, t)
+		r.ok = o.add(t, cutoff, r)
+	}
+	for i := range recs {
+		if r := &recs[i]; r.ok {
+			o.Out.Collect(t, Rolled[K, In, V]{Key: r.key, Element: r.v, Value: o.Store.Result(r.slot), Timestamp: t})
+		}
+	}
+}
+
+// add evicts what falls out of the range at t and adds the element; a panic in user code (the
+// aggregate's field function) sends the element to the dead-letter route instead.
+func (o *RollingOp[K, In, V]) add(t, cutoff int64, r *rollRec[K, In]) (ok bool) {
+	defer func() {
+		if e := recover(); e != nil {
+			o.T.Recovered(o.Name, e, t, r.v)
+			ok = false
+		}
+	}()
+	o.Store.Evict(r.slot, cutoff)
+	o.Store.Add(r.slot, t, r.v)
+	return true
+}
+
+// expiryTime is the watermark from which a key whose newest element is at newest has a useless
+// state: any later element is past newest+Range-1 and evicts everything.
+func (o *RollingOp[K, In, V]) expiryTime(newest int64) int64 {
+	e := newest + o.Range - 1
+	if e < newest {
+		return MaxTime
+	}
+	return e
+}
+
+// expire releases the slot if the watermark is a range past its newest element, and otherwise
+// re-arms its timer at that element's expiry.
+func (o *RollingOp[K, In, V]) expire(slot int32, wm int64) {
+	if n := o.Store.Newest(slot); n != MinTime {
+		if e := o.expiryTime(n); e > wm {
+			o.expiry.Add(e, slot)
+			return
+		}
+	}
+	o.Store.Reset(slot)
+	delete(o.index, o.keys[slot])
+	var zero K
+	o.keys[slot] = zero
+	o.free = append(o.free, slot)
+}
+
+// ProcTime forwards: rolling aggregates run on event time only.
+func (o *RollingOp[K, In, V]) ProcTime(now int64) {
+	o.Out.ProcTime(now)
+	o.Late.ProcTime(now)
+}
+
+// Idle forwards the status.
+func (o *RollingOp[K, In, V]) Idle(idle bool) {
+	if o.SetIdle(idle) {
+		o.Out.Idle(idle)
+		o.Late.Idle(idle)
+	}
+}
+
+// Finish forwards end of input once. Elements still pending were never passed by a watermark:
+// a bounded input ends with the final watermark, which processes them all first.
+func (o *RollingOp[K, In, V]) Finish() {
+	if o.MarkFinished() {
+		o.Out.Finish()
+		o.Late.Finish()
+	}
+}
+
+// rollRing is a FIFO/deque of timestamped values with a power-of-two capacity that grows by
+// doubling and is kept when emptied, so a steady-state key allocates nothing.
+type rollRing[E any] struct {
+	buf  []rollEntry[E]
+	head int
+	n    int
+}
+
+type rollEntry[E any] struct {
+	ts int64
+	v  E
+}
+
+func (r *rollRing[E]) push(ts int64, v E) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{ts, v}
+	r.n++
+}
+
+func (r *rollRing[E]) grow() {
+	nb := make([]rollEntry[E], max(4, 2*len(r.buf)))
+	for i := range r.n {
+		nb[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+	}
+	r.buf, r.head = nb, 0
+}
+
+func (r *rollRing[E]) front() *rollEntry[E] { return &r.buf[r.head] }
+
+func (r *rollRing[E]) back() *rollEntry[E] { return &r.buf[(r.head+r.n-1)&(len(r.buf)-1)] }
+
+func (r *rollRing[E]) at(i int) *rollEntry[E] { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
+
+func (r *rollRing[E]) popFront() E {
+	e := &r.buf[r.head]
+	v := e.v
+	*e = rollEntry[E]{}
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	return v
+}
+
+func (r *rollRing[E]) popBack() {
+	r.n--
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{}
+}
+
+// newest is the timestamp of the last element, or MinTime when empty.
+func (r *rollRing[E]) newest() int64 {
+	if r.n == 0 {
+		return MinTime
+	}
+	return r.back().ts
+}
+
+func (r *rollRing[E]) reset() {
+	clear(r.buf)
+	r.head, r.n = 0, 0
+}
+
+// isFloat reports whether N is a floating-point type, whose running sums drift.
+func isFloat[N agg.Number]() bool {
+	h := 0.5
+	return N(h) != 0
+}
+
+// rollSlots is the typed array of per-key states behind each store.
+type rollSlots[S any] []S
+
+func (s *rollSlots[S]) open(slot int32) {
+	if int(slot) >= len(*s) {
+		*s = append(*s, make([]S, int(slot)+1-len(*s))...)
+	}
+}
+
+// sumState keeps the values in range and their running sum. Floating-point sums are recomputed
+// from the values once as many have been evicted as are held (amortised O(1)), so the rounding
+// errors of add-then-subtract cannot accumulate without bound; an empty range sums to exactly 0.
+type sumState[N agg.Number] struct {
+	r       rollRing[N]
+	sum     N
+	evicted int32 // evictions since the sum was last recomputed (floats)
+}
+
+func (s *sumState[N]) add(ts int64, x N) {
+	s.r.push(ts, x)
+	s.sum += x
+}
+
+func (s *sumState[N]) evict(cutoff int64, float bool) {
+	for s.r.n > 0 && s.r.front().ts <= cutoff {
+		s.sum -= s.r.popFront()
+		s.evicted++
+	}
+	switch {
+	case s.r.n == 0:
+		s.sum, s.evicted = 0, 0
+	case float && int(s.evicted) > s.r.n+16:
+		var sum N
+		for i := range s.r.n {
+			sum += s.r.at(i).v
+		}
+		s.sum, s.evicted = sum, 0
+	}
+}
+
+func (s *sumState[N]) reset() {
+	s.r.reset()
+	s.sum, s.evicted = 0, 0
+}
+
+type sumStore[In any, N agg.Number] struct {
+	f     func(In) N
+	float bool
+	s     rollSlots[sumState[N]]
+}
+
+// RollingSum returns a store factory for the sum of f(element) over the range.
+func RollingSum[In any, N agg.Number](f func(In) N) func() RollingStore[In, N] {
+	float := isFloat[N]()
+	return func() RollingStore[In, N] { return &sumStore[In, N]{f: f, float: float} }
+}
+
+func (s *sumStore[In, N]) Open(slot int32)                { s.s.open(slot) }
+func (s *sumStore[In, N]) Add(slot int32, ts int64, v In) { s.s[slot].add(ts, s.f(v)) }
+func (s *sumStore[In, N]) Evict(slot int32, cutoff int64) { s.s[slot].evict(cutoff, s.float) }
+func (s *sumStore[In, N]) Result(slot int32) N            { return s.s[slot].sum }
+func (s *sumStore[In, N]) Newest(slot int32) int64        { return s.s[slot].r.newest() }
+func (s *sumStore[In, N]) Reset(slot int32)               { s.s[slot].reset() }
+
+type countStore[In any] struct{ s rollSlots[rollRing[struct{}]] }
+
+// RollingCount returns a store factory for the number of elements in the range.
+func RollingCount[In any]() func() RollingStore[In, int64] {
+	return func() RollingStore[In, int64] { return &countStore[In]{} }
+}
+
+func (s *countStore[In]) Open(slot int32)                { s.s.open(slot) }
+func (s *countStore[In]) Add(slot int32, ts int64, _ In) { s.s[slot].push(ts, struct{}{}) }
+func (s *countStore[In]) Evict(slot int32, cutoff int64) {
+	r := &s.s[slot]
+	for r.n > 0 && r.front().ts <= cutoff {
+		r.popFront()
+	}
+}
+func (s *countStore[In]) Result(slot int32) int64 { return int64(s.s[slot].n) }
+func (s *countStore[In]) Newest(slot int32) int64 { return s.s[slot].newest() }
+func (s *countStore[In]) Reset(slot int32)        { s.s[slot].reset() }
+
+type avgStore[In any] struct {
+	f func(In) float64
+	s rollSlots[sumState[float64]]
+}
+
+// RollingAvg returns a store factory for the average of f(element) over the range, as float64.
+func RollingAvg[In any, N agg.Number](f func(In) N) func() RollingStore[In, float64] {
+	g := func(v In) float64 { return float64(f(v)) }
+	return func() RollingStore[In, float64] { return &avgStore[In]{f: g} }
+}
+
+func (s *avgStore[In]) Open(slot int32)                { s.s.open(slot) }
+func (s *avgStore[In]) Add(slot int32, ts int64, v In) { s.s[slot].add(ts, s.f(v)) }
+func (s *avgStore[In]) Evict(slot int32, cutoff int64) { s.s[slot].evict(cutoff, true) }
+func (s *avgStore[In]) Result(slot int32) float64 {
+	st := &s.s[slot]
+	return st.sum / float64(st.r.n)
+}
+func (s *avgStore[In]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
+func (s *avgStore[In]) Reset(slot int32)        { s.s[slot].reset() }
+
+// extremeStore keeps a monotonic deque per key: the values that may still become the extreme
+// once older ones leave the range, so its front is the minimum (maximum) and each value is
+// pushed and popped once. Its back is always the newest element.
+type extremeStore[In any, N agg.Number] struct {
+	f   func(In) N
+	max bool
+	s   rollSlots[rollRing[N]]
+}
+
+// RollingMin returns a store factory for the minimum of f(element) over the range.
+func RollingMin[In any, N agg.Number](f func(In) N) func() RollingStore[In, N] {
+	return func() RollingStore[In, N] { return &extremeStore[In, N]{f: f} }
+}
+
+// RollingMax returns a store factory for the maximum of f(element) over the range.
+func RollingMax[In any, N agg.Number](f func(In) N) func() RollingStore[In, N] {
+	return func() RollingStore[In, N] { return &extremeStore[In, N]{f: f, max: true} }
+}
+
+func (s *extremeStore[In, N]) Open(slot int32) { s.s.open(slot) }
+func (s *extremeStore[In, N]) Add(slot int32, ts int64, v In) {
+	x := s.f(v)
+	d := &s.s[slot]
+	for d.n > 0 {
+		b := d.back().v
+		if (s.max && b > x) || (!s.max && b < x) {
+			break
+		}
+		d.popBack() // never the extreme again: x is newer and at least as extreme
+	}
+	d.push(ts, x)
+}
+func (s *extremeStore[In, N]) Evict(slot int32, cutoff int64) {
+	d := &s.s[slot]
+	for d.n > 0 && d.front().ts <= cutoff {
+		d.popFront()
+	}
+}
+func (s *extremeStore[In, N]) Result(slot int32) N     { return s.s[slot].front().v }
+func (s *extremeStore[In, N]) Newest(slot int32) int64 { return s.s[slot].newest() }
+func (s *extremeStore[In, N]) Reset(slot int32)        { s.s[slot].reset() }
+
+// distinctState keeps the values in range and how many times each occurs.
+type distinctState[D comparable] struct {
+	r      rollRing[D]
+	counts map[D]int32
+}
+
+type distinctStore[In any, D comparable] struct {
+	f     func(In) D
+	codec Codec[D]
+	s     rollSlots[distinctState[D]]
+}
+
+// RollingDistinctCount returns a store factory for the number of distinct f(element) in the
+// range. The codec encodes the values in checkpoints; it may be nil when none are taken.
+func RollingDistinctCount[In any, D comparable](f func(In) D, c Codec[D]) func() RollingStore[In, int64] {
+	return func() RollingStore[In, int64] { return &distinctStore[In, D]{f: f, codec: c} }
+}
+
+func (s *distinctStore[In, D]) Open(slot int32) {
+	s.s.open(slot)
+	if st := &s.s[slot]; st.counts == nil {
+		st.counts = make(map[D]int32)
+	}
+}
+func (s *distinctStore[In, D]) Add(slot int32, ts int64, v In) {
+	x := s.f(v)
+	st := &s.s[slot]
+	st.r.push(ts, x)
+	st.counts[x]++
+}
+func (s *distinctStore[In, D]) Evict(slot int32, cutoff int64) {
+	st := &s.s[slot]
+	for st.r.n > 0 && st.r.front().ts <= cutoff {
+		x := st.r.popFront()
+		if c := st.counts[x] - 1; c > 0 {
+			st.counts[x] = c
+		} else {
+			delete(st.counts, x)
+		}
+	}
+}
+func (s *distinctStore[In, D]) Result(slot int32) int64 { return int64(len(s.s[slot].counts)) }
+func (s *distinctStore[In, D]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
+func (s *distinctStore[In, D]) Reset(slot int32) {
+	st := &s.s[slot]
+	st.r.reset()
+	clear(st.counts)
+}
+
+// StateUID is the operator's UID.
+func (o *RollingOp[K, In, V]) StateUID() string { return o.State.UID }
+
+// Snapshot record kinds.
+const (
+	rollKeyState byte = iota // a key's state in the store
+	rollPending              // an element waiting for the watermark
+)
+
+// SnapshotState writes one record per key (its state in the store) and one per pending element.
+// Expiry timers are not written: they follow from the states and are rebuilt on restore.
+func (o *RollingOp[K, In, V]) SnapshotState(w *StateWriter) error {
+	if o.State.Err != nil {
+		return o.State.Err
+	}
+	var rec []byte
+	for k, slot := range o.index {
+		rec = o.State.Key.Append(append(rec[:0], rollKeyState), k)
+		rec = o.Store.AppendState(rec, slot)
+		w.Put(KeyGroup(o.State.Hash(k), DefaultMaxParallelism), rec)
+	}
+	o.pending.Each(func(ts int64, r rollRec[K, In]) {
+		rec = o.State.Key.Append(append(rec[:0], rollPending), r.key)
+		rec = binary.AppendVarint(rec, ts)
+		rec = o.State.Value.Append(rec, r.v)
+		w.Put(KeyGroup(o.State.Hash(r.key), DefaultMaxParallelism), rec)
+	})
+	return nil
+}
+
+// RestoreState rebuilds the states and pending elements of the keys this subtask owns.
+func (o *RollingOp[K, In, V]) RestoreState(r *StateReader) error {
+	if o.State.Err != nil && len(r.parts) > 0 {
+		return o.State.Err
+	}
+	return r.Each(func(_ int, rec []byte) error {
+		if len(rec) == 0 {
+			return fmt.Errorf("%w: empty rolling record", ErrCorruptState)
+		}
+		kind := rec[0]
+		k, n, err := o.State.Key.Decode(rec[1:])
+		if err != nil {
+			return fmt.Errorf("%w: rolling key: %v", ErrCorruptState, err)
+		}
+		rest := rec[1+n:]
+		switch kind {
+		case rollKeyState:
+			if _, dup := o.index[k]; dup {
+				return fmt.Errorf("%w: two rolling states for one key", ErrCorruptState)
+			}
+			slot := o.open(k)
+			if _, err := o.Store.DecodeState(slot, rest); err != nil {
+				return fmt.Errorf("%w: rolling state: %v", ErrCorruptState, err)
+			}
+			o.expiry.Add(o.expiryTime(o.Store.Newest(slot)), slot)
+		case rollPending:
+			d := decoder{b: rest}
+			ts := d.varint()
+			if d.err != nil {
+				return fmt.Errorf("%w: pending element: %v", ErrCorruptState, d.err)
+			}
+			v, _, err := o.State.Value.Decode(d.b)
+			if err != nil {
+				return fmt.Errorf("%w: pending element: %v", ErrCorruptState, err)
+			}
+			o.pending.Add(ts, rollRec[K, In]{key: k, v: v})
+		default:
+			return fmt.Errorf("%w: rolling record kind %d", ErrCorruptState, kind)
+		}
+		return nil
+	})
+}
+
+// appendNum encodes a number: floats by their bits, integers as varints (a uint64 round-trips
+// through int64 bit for bit).
+func appendNum[N agg.Number](dst []byte, x N, float bool) []byte {
+	if float {
+		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(float64(x)))
+	}
+	return binary.AppendVarint(dst, int64(x))
+}
+
+func (d *decoder) num64(float bool) (i int64, f float64) {
+	if !float {
+		return d.varint(), 0
+	}
+	if d.err != nil || len(d.b) < 8 {
+		if d.err == nil {
+			d.err = fmt.Errorf("truncated record")
+		}
+		return 0, 0
+	}
+	f = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return 0, f
+}
+
+func decodeNum[N agg.Number](d *decoder, float bool) N {
+	i, f := d.num64(float)
+	if float {
+		return N(f)
+	}
+	return N(i)
+}
+
+// appendRing encodes a ring's entries, each value with enc.
+func appendRing[E any](dst []byte, r *rollRing[E], enc func([]byte, E) []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(r.n))
+	for i := range r.n {
+		e := r.at(i)
+		dst = binary.AppendVarint(dst, e.ts)
+		dst = enc(dst, e.v)
+	}
+	return dst
+}
+
+// decodeRing appends the entries encoded by appendRing to r, each value read by dec.
+func decodeRing[E any](d *decoder, r *rollRing[E], dec func(*decoder) E) {
+	n := d.uvarint()
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		ts := d.varint()
+		v := dec(d)
+		if d.err == nil {
+			r.push(ts, v)
+		}
+	}
+}
+
+func (s *sumStore[In, N]) AppendState(dst []byte, slot int32) []byte {
+	st := &s.s[slot]
+	dst = appendRing(dst, &st.r, func(b []byte, x N) []byte { return appendNum(b, x, s.float) })
+	dst = appendNum(dst, st.sum, s.float)
+	return binary.AppendUvarint(dst, uint64(st.evicted))
+}
+
+func (s *sumStore[In, N]) DecodeState(slot int32, src []byte) (int, error) {
+	st, d := &s.s[slot], decoder{b: src}
+	decodeRing(&d, &st.r, func(d *decoder) N { return decodeNum[N](d, s.float) })
+	st.sum = decodeNum[N](&d, s.float)
+	st.evicted = int32(d.uvarint())
+	return len(src) - len(d.b), d.err
+}
+
+func (s *countStore[In]) AppendState(dst []byte, slot int32) []byte {
+	return appendRing(dst, &s.s[slot], func(b []byte, _ struct{}) []byte { return b })
+}
+
+func (s *countStore[In]) DecodeState(slot int32, src []byte) (int, error) {
+	d := decoder{b: src}
+	decodeRing(&d, &s.s[slot], func(*decoder) struct{} { return struct{}{} })
+	return len(src) - len(d.b), d.err
+}
+
+func (s *avgStore[In]) AppendState(dst []byte, slot int32) []byte {
+	st := &s.s[slot]
+	dst = appendRing(dst, &st.r, func(b []byte, x float64) []byte { return appendNum(b, x, true) })
+	dst = appendNum(dst, st.sum, true)
+	return binary.AppendUvarint(dst, uint64(st.evicted))
+}
+
+func (s *avgStore[In]) DecodeState(slot int32, src []byte) (int, error) {
+	st, d := &s.s[slot], decoder{b: src}
+	decodeRing(&d, &st.r, func(d *decoder) float64 { return decodeNum[float64](d, true) })
+	st.sum = decodeNum[float64](&d, true)
+	st.evicted = int32(d.uvarint())
+	return len(src) - len(d.b), d.err
+}
+
+func (s *extremeStore[In, N]) AppendState(dst []byte, slot int32) []byte {
+	float := isFloat[N]()
+	return appendRing(dst, &s.s[slot], func(b []byte, x N) []byte { return appendNum(b, x, float) })
+}
+
+func (s *extremeStore[In, N]) DecodeState(slot int32, src []byte) (int, error) {
+	float, d := isFloat[N](), decoder{b: src}
+	decodeRing(&d, &s.s[slot], func(d *decoder) N { return decodeNum[N](d, float) })
+	return len(src) - len(d.b), d.err
+}
+
+func (s *distinctStore[In, D]) AppendState(dst []byte, slot int32) []byte {
+	return appendRing(dst, &s.s[slot].r, s.codec.Append)
+}
+
+func (s *distinctStore[In, D]) DecodeState(slot int32, src []byte) (int, error) {
+	st, d := &s.s[slot], decoder{b: src}
+	decodeRing(&d, &st.r, func(d *decoder) D {
+		if d.err != nil {
+			var z D
+			return z
+		}
+		v, n, err := s.codec.Decode(d.b)
+		if err != nil {
+			d.err = err
+			return v
+		}
+		d.skip(n)
+		return v
+	})
+	for i := range st.r.n {
+		st.counts[st.r.at(i).v]++
+	}
+	return len(src) - len(d.b), d.err
+}
