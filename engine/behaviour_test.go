@@ -169,7 +169,7 @@ func TestCancelDrains(t *testing.T) {
 // back (it cannot run ahead by more than the channel capacity) and nothing is lost.
 func TestBackpressureBlocksTheSender(t *testing.T) {
 	p := sluice.NewPipeline("bp")
-	const n = 20_000
+	const n = 3_000
 	in := make([]int, n)
 	for i := range in {
 		in[i] = i
@@ -207,7 +207,7 @@ func TestBackpressureBlocksTheSender(t *testing.T) {
 	}
 	// Channel holds 2 batches of 8, plus the batch being filled, the batch being drained and the
 	// source's read batch: far below n if the sender really blocks.
-	if m := maxAhead.Load(); m > 200 {
+	if m := maxAhead.Load(); m > 200 { // far below n: the source was held back
 		t.Fatalf("the source ran %d records ahead of the sink: backpressure did not hold it", m)
 	}
 }
