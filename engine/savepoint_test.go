@@ -68,7 +68,9 @@ func (s *gatedSplit) Read(ctx context.Context, dst []ev) ([]ev, error) {
 
 func (s *gatedSplit) Close() error { return nil }
 
-func (s *gatedSplit) Position() ([]byte, error) { return binary.AppendUvarint(nil, uint64(s.next)), nil }
+func (s *gatedSplit) Position() ([]byte, error) {
+	return binary.AppendUvarint(nil, uint64(s.next)), nil
+}
 
 func (s *gatedSplit) Seek(pos []byte) error {
 	v, n := binary.Uvarint(pos)
