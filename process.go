@@ -6,6 +6,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/state/codec"
 )
 
 // KeyedProcessFunction is user logic run per key of a keyed stream, with keyed state and timers
@@ -137,6 +138,10 @@ func (c *KeyedContext[K, Out]) side(id string) (*flow.SideOutlet, int64) { retur
 //
 // A constructor that panics, returns nil, or declares an invalid state (empty or duplicate name)
 // fails the pipeline when it starts, with an error naming the operator.
+//
+// With checkpoints, the operator's state (every declared state of every key, and the keys'
+// pending event-time and processing-time timers) is written under its UID and restored after a
+// restart, also with another parallelism; see StateStore for what may change between versions.
 func Process[K comparable, In, Out any](k KeyedStream[K, In], newFn func(s *StateStore) KeyedProcessFunction[K, In, Out]) Stream[Out] {
 	p := k.p
 	d := &processDecl{}
@@ -153,7 +158,11 @@ func Process[K comparable, In, Out any](k KeyedStream[K, In], newFn func(s *Stat
 		return d.tags[port-1].makeOutlet(port, consumers)
 	}
 	n.Build = func(t *flow.Task, outs []any) any {
-		return flow.Outlet[flow.Keyed[K, In]](buildProcess(t, n.Name, d, newFn, outs))
+		op := buildProcess(t, n.Name, d, newFn, outs)
+		op.UID = n.UID
+		op.KeyCodec, op.KeyCodecErr = keyCodec[K]()
+		t.AddSnapshotter(op)
+		return flow.Outlet[flow.Keyed[K, In]](op)
 	}
 	registerProcess(n, d)
 	return Stream[Out]{p: p, n: n}
@@ -181,6 +190,15 @@ func buildProcess[K comparable, In, Out any](t *flow.Task, name string, d *proce
 	op.Element = func(v In) error { return fn.ProcessElement(ctx, v) }
 	op.Timer = func(ts int64) error { return fn.OnTimer(ctx, ts) }
 	return op
+}
+
+// keyCodec returns the codec of keys for checkpoints, or why there is none.
+func keyCodec[K comparable]() (flow.Codec[K], error) {
+	c, err := codec.For[K]()
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // construct calls the user's constructor, turning a panic or a nil result into an error.

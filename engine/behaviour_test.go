@@ -211,3 +211,33 @@ func TestBackpressureBlocksTheSender(t *testing.T) {
 		t.Fatalf("the source ran %d records ahead of the sink: backpressure did not hold it", m)
 	}
 }
+
+// failing is a source whose split fails after a few records.
+type failing struct{}
+
+func (failing) Open(context.Context) ([]sluice.SplitReader[int], error) {
+	return []sluice.SplitReader[int]{&failingSplit{}}, nil
+}
+
+type failingSplit struct{ n int }
+
+func (f *failingSplit) Read(_ context.Context, dst []int) ([]int, error) {
+	if f.n >= 3 {
+		return dst, errors.New("disk on fire")
+	}
+	f.n++
+	return append(dst, f.n), nil
+}
+func (f *failingSplit) Close() error { return nil }
+
+// TestSourceErrorFailsThePipeline: a source's read error ends the run with that error, naming the
+// source, instead of leaving the stages downstream waiting.
+func TestSourceErrorFailsThePipeline(t *testing.T) {
+	p := sluice.NewPipeline("srcerr")
+	k := sluice.KeyBy(sluice.FromSource[int](p, failing{}).Name("flaky"), func(i int) int { return i })
+	sluice.SinkTo(sluice.Aggregate(sluice.Window(k, window.Tumbling(time.Second)), agg.Count[int]()).UID("c"), discard[sluice.Windowed[int, int64]]())
+	err := engine.Run(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "disk on fire") || !strings.Contains(err.Error(), "flaky") {
+		t.Fatalf("err = %v, want the source's error naming it", err)
+	}
+}

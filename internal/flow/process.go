@@ -192,9 +192,10 @@ type KeyedProcess[K comparable, In, Out any] struct {
 
 	// UID identifies the operator's state in checkpoints (StateUID).
 	UID string
-	// KeyCodec writes keys to checkpoints; KeyCodecErr, when set, is why there is none (a key
-	// type that cannot be encoded): checkpoints then fail with it.
-	KeyCodec    Codec[K]
+	// KeyCodec writes keys to checkpoints.
+	KeyCodec Codec[K]
+	// KeyCodecErr, when set, is why there is no KeyCodec (a key type that cannot be encoded):
+	// checkpoints then fail with it, while runs without checkpoints are not affected.
 	KeyCodecErr error
 
 	hash     func(K) uint64 // assigns keys to key groups, as the KeyBy exchange does

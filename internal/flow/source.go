@@ -42,7 +42,10 @@ func (s *SourceLoop[T]) Run(ctx context.Context, out Outlet[T]) (err error) {
 			err = fmt.Errorf("closing source %s: %w", s.Name, cerr)
 		}
 	}()
-	return RunGuarded(func() { err = s.loop(ctx, out) })
+	if gerr := RunGuarded(func() { err = s.loop(ctx, out) }); gerr != nil {
+		return gerr
+	}
+	return err
 }
 
 func (s *SourceLoop[T]) loop(ctx context.Context, out Outlet[T]) error {

@@ -199,13 +199,16 @@ func (s *StateScope) sweepTTL(n int) {
 	if len(s.refs) == 0 {
 		return
 	}
-	now := s.now()
+	now := MinTime // read the clock only when a live slot is visited
 	for range n {
 		slot := s.sweep
 		if s.sweep++; int(s.sweep) >= len(s.refs) {
 			s.sweep = 0
 		}
 		if s.refs[slot] > 0 && slot != s.cur {
+			if now == MinTime {
+				now = s.now()
+			}
 			s.expireSlot(slot, now)
 		}
 	}
