@@ -112,8 +112,29 @@ func windowOp[K comparable, T, Acc, Out, R any](w WindowedStream[K, T], kind str
 	spec := w.spec
 	n.Build = func(t *flow.Task, outs []any) any {
 		out := outs[0].(flow.Outlet[R])
-		op := &flow.WindowOp[K, T, Acc]{Name: n.Name, T: t, Spec: spec, Agg: f, Fire: fire(out), Out: out,
-			Late: outs[1].(flow.Outlet[LateElement[K, T]]), State: stateCodecs[K, Acc](n.UID)}
+		late := outs[1].(flow.Outlet[LateElement[K, T]])
+		// Tumbling and sliding windows under the plain event-time trigger share pre-aggregated
+		// slices: one state update per element whatever size/slide is. Everything else (sessions,
+		// early, count or discarding panes) runs on the general operator, and so do sliding
+		// windows whose agg.Funcs has no MergeFn: the slices of a window could not be merged.
+		noMerge := false
+		switch fn := any(f).(type) {
+		case agg.Funcs[T, Acc, Out]:
+			noMerge = fn.MergeFn == nil
+		case *agg.Funcs[T, Acc, Out]:
+			noMerge = fn.MergeFn == nil
+		}
+		needsMerge := spec.Assigner.SliceLen() != spec.Assigner.Size()
+		if spec.Assigner.Kind() != window.KindSession && spec.EarlyAfter == 0 && spec.Count == 0 && !spec.Discarding &&
+			!(noMerge && needsMerge) {
+			op := &flow.SliceWindowOp[K, T, Acc]{Name: n.Name, T: t, Spec: spec, Agg: f, Fire: fire(out), Out: out, Late: late,
+				State: stateCodecs[K, Acc](n.UID)}
+			op.Init()
+			t.AddSnapshotter(op)
+			return flow.Outlet[flow.Keyed[K, T]](op)
+		}
+		op := &flow.WindowOp[K, T, Acc]{Name: n.Name, T: t, Spec: spec, Agg: f, Fire: fire(out), Out: out, Late: late,
+			State: stateCodecs[K, Acc](n.UID)}
 		op.Init()
 		t.AddSnapshotter(op)
 		return flow.Outlet[flow.Keyed[K, T]](op)

@@ -1,9 +1,11 @@
 package flow
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/sluicehq/sluice/agg"
 	"github.com/sluicehq/sluice/window"
@@ -54,10 +56,11 @@ type RollingStore[In, V any] interface {
 // watermark when it arrives is too late: its timestamp's results are already out, so it goes to
 // Late with the reason and is counted.
 //
-// Pending elements wait, with their key, in a timer queue bucketed by timestamp, so Collect
-// touches no per-key state and a watermark pops them in order. A key's state is dropped once the
-// watermark is a whole range past its newest element (any later element would evict everything):
-// each key has one chained expiry timer, re-armed at its newest element's expiry when it fires.
+// Pending elements wait, with their key, in queues bucketed by event time (see rollShift), so
+// Collect touches no per-key state and a watermark takes them in order. A key's state is dropped
+// once the watermark is a whole range past its newest element (any later element would evict
+// everything): each key has one chained expiry timer, re-armed at its newest element's expiry
+// when it fires.
 type RollingOp[K comparable, In, V any] struct {
 	Ctl
 	Name string
@@ -76,11 +79,21 @@ type RollingOp[K comparable, In, V any] struct {
 	index   map[K]int32
 	keys    []K // by slot
 	free    []int32
-	pending TimerQueue[rollRec[K, In]] // elements by timestamp, waiting for the watermark
+	pending TimerQueue[rollRec[K, In]] // elements of buckets the watermark has not reached, by bucket
+	near    TimerQueue[rollRec[K, In]] // elements of the watermark's bucket (or earlier), by ts
 	expiry  TimerQueue[int32]          // one chained timer per slot
 }
 
+// rollShift sets the granularity of the pending queue: elements wait in buckets of 64 ms of
+// event time, each sorted once when the watermark passes it, so that a queue operation is shared
+// by the elements of a bucket instead of paid for each distinct timestamp. The bucket holding the
+// watermark would be sorted again at every watermark: its elements, and those arriving for it,
+// wait instead in a queue by exact timestamp (near). The time ranges of the two queues never
+// overlap: a bucket moves to near once, and later elements of it go there directly.
+const rollShift = 6
+
 type rollRec[K comparable, In any] struct {
+	ts   int64
 	key  K
 	slot int32 // set while processing
 	ok   bool  // added: the element gets a result
@@ -100,7 +113,7 @@ func (o *RollingOp[K, In, V]) Init() {
 func (o *RollingOp[K, In, V]) Keys() int { return len(o.index) }
 
 // Pending is the number of elements waiting for the watermark.
-func (o *RollingOp[K, In, V]) Pending() int { return o.pending.Len() }
+func (o *RollingOp[K, In, V]) Pending() int { return o.pending.Len() + o.near.Len() }
 
 // Collect buffers the element until the watermark passes it, or routes it to Late when it is
 // already behind the watermark.
@@ -109,7 +122,16 @@ func (o *RollingOp[K, In, V]) Collect(ts int64, r Keyed[K, In]) {
 		o.late(ts, r)
 		return
 	}
-	o.pending.Add(ts, rollRec[K, In]{key: r.Key, v: r.Value})
+	o.queue(rollRec[K, In]{ts: ts, key: r.Key, v: r.Value})
+}
+
+// queue puts a pending element in its bucket, or in near if the watermark reached its bucket.
+func (o *RollingOp[K, In, V]) queue(r rollRec[K, In]) {
+	if b := r.ts >> rollShift; b > o.WM>>rollShift || o.WM == MinTime {
+		o.pending.Add(b, r)
+	} else {
+		o.near.Add(r.ts, r)
+	}
 }
 
 func (o *RollingOp[K, In, V]) late(ts int64, r Keyed[K, In]) {
@@ -150,10 +172,37 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	if !o.Advance(wm) {
 		return
 	}
-	for o.pending.Len() > 0 && o.pending.Next() <= wm {
-		t, recs := o.pending.Pop()
-		o.process(t, recs)
+	last := wm >> rollShift // the bucket holding wm
+	for o.pending.Len() > 0 && o.pending.Next() <= last {
+		b, recs := o.pending.Pop()
+		if b == last && wm != MaxTime { // partly due: to near, processed below in order
+			for _, r := range recs {
+				o.near.Add(r.ts, r)
+			}
+			o.pending.Recycle(recs)
+			break
+		}
+		o.processNear(b << rollShift) // near holds only earlier buckets: they come first
+		slices.SortFunc(recs, func(x, y rollRec[K, In]) int { return cmp.Compare(x.ts, y.ts) })
+		for i := 0; i < len(recs); {
+			j := i + 1
+			for j < len(recs) && recs[j].ts == recs[i].ts {
+				j++
+			}
+			o.process(recs[i].ts, recs[i:j])
+			i = j
+		}
 		o.pending.Recycle(recs)
+	}
+	if wm == MaxTime {
+		o.processNear(MaxTime)
+		if o.near.Len() > 0 && o.near.Next() == MaxTime {
+			t, recs := o.near.Pop()
+			o.process(t, recs)
+			o.near.Recycle(recs)
+		}
+	} else {
+		o.processNear(wm + 1)
 	}
 	for o.expiry.Len() > 0 && o.expiry.Next() <= wm {
 		_, slots := o.expiry.Pop()
@@ -166,8 +215,18 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	o.Late.Watermark(wm)
 }
 
+// processNear processes the elements of near with timestamps before end.
+func (o *RollingOp[K, In, V]) processNear(end int64) {
+	for o.near.Len() > 0 && o.near.Next() < end {
+		t, recs := o.near.Pop()
+		o.process(t, recs)
+		o.near.Recycle(recs)
+	}
+}
+
 // process handles the elements with timestamp t, of any keys: first every element joins its
-// key's range, then each gets its result, so that peers see each other.
+// key's range, then each gets its result, so that peers see each other. Buckets are processed in
+// order and sorted, so every key sees its elements in timestamp order.
 func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In]) {
 	cutoff := t - o.Range
 	if cutoff > t {
@@ -532,12 +591,14 @@ func (o *RollingOp[K, In, V]) SnapshotState(w *StateWriter) error {
 		rec = o.Store.AppendState(rec, slot)
 		w.Put(KeyGroup(o.State.Hash(k), DefaultMaxParallelism), rec)
 	}
-	o.pending.Each(func(ts int64, r rollRec[K, In]) {
+	each := func(_ int64, r rollRec[K, In]) {
 		rec = o.State.Key.Append(append(rec[:0], rollPending), r.key)
-		rec = binary.AppendVarint(rec, ts)
+		rec = binary.AppendVarint(rec, r.ts)
 		rec = o.State.Value.Append(rec, r.v)
 		w.Put(KeyGroup(o.State.Hash(r.key), DefaultMaxParallelism), rec)
-	})
+	}
+	o.pending.Each(each)
+	o.near.Each(each)
 	return nil
 }
 
@@ -576,7 +637,7 @@ func (o *RollingOp[K, In, V]) RestoreState(r *StateReader) error {
 			if err != nil {
 				return fmt.Errorf("%w: pending element: %v", ErrCorruptState, err)
 			}
-			o.pending.Add(ts, rollRec[K, In]{key: k, v: v})
+			o.queue(rollRec[K, In]{ts: ts, key: k, v: v})
 		default:
 			return fmt.Errorf("%w: rolling record kind %d", ErrCorruptState, kind)
 		}
