@@ -31,6 +31,7 @@ const (
 const usage = `usage: sluice <command> [arguments]
 
 commands:
+  bench nexmark|ysb [flags]  run a Nexmark query or the Yahoo streaming benchmark, print throughput and latency
   demo clickstream [flags]   generated clicks → count per page per minute → alerts (embedded engine)
   fixture CASE.json          run a windowing case (docs/format/fixtures.md), print emitted results as JSON lines
   savepoint --state-dir DIR  take a savepoint of the pipeline running on DIR (also: list, delete ID)
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "fixture":
