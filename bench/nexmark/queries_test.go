@@ -242,13 +242,13 @@ func oracleQ4(events []Event) []Q4Row {
 	sums := map[int64]sumCount{}
 	for _, w := range oracleWinners(events) {
 		s := sums[w.Category]
-		s.sum += w.Price
-		s.n++
+		s.Sum += w.Price
+		s.N++
 		sums[w.Category] = s
 	}
 	var rows []Q4Row
 	for c, s := range sums {
-		rows = append(rows, Q4Row{Category: c, AvgPrice: float64(s.sum) / float64(s.n)})
+		rows = append(rows, Q4Row{Category: c, AvgPrice: float64(s.Sum) / float64(s.N)})
 	}
 	return rows
 }
