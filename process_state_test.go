@@ -136,7 +136,7 @@ func TestProcessSnapshotRestoreBetweenEveryElement(t *testing.T) {
 
 type opaque struct {
 	Name string
-	hook func()
+	hook func() //lint:ignore U1000 present on purpose: a func field cannot be encoded
 }
 
 // TestProcessUnencodableStateFailsOnlyCheckpoints: a state type the codecs cannot encode runs

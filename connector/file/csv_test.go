@@ -25,7 +25,7 @@ type trade struct {
 	At     time.Time `csv:"at"`
 	Note   string    `csv:"-"`
 	Extra  []int     // unsupported, and named by no column
-	hidden string
+	hidden string    //lint:ignore U1000 present on purpose: unexported fields are not mapped
 }
 
 func TestCSVHeaderMapping(t *testing.T) {

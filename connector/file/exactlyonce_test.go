@@ -26,7 +26,6 @@ func must(t *testing.T, err error) {
 // TestExactlyOnceRecoverCases kills the sink (drops it without Close) at the interesting moments
 // and recovers a new one from the last completed checkpoint's state.
 func TestExactlyOnceRecoverCases(t *testing.T) {
-	type step func(s *ExactlyOnceSink[int]) []byte
 	cases := map[string]struct {
 		run  func(t *testing.T, s *ExactlyOnceSink[int]) []byte // returns the completed checkpoint's state
 		want string

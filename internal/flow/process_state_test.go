@@ -231,14 +231,6 @@ func (c *cluster) byKey(from []int) map[string][]string {
 	return m
 }
 
-func (c *cluster) marks() []int {
-	var m []int
-	for _, out := range c.outs {
-		m = append(m, len(out.records()))
-	}
-	return m
-}
-
 func TestProcessSnapshotRestoreSameParallelism(t *testing.T) {
 	steps := snapSteps(3000, 250)
 	cut := len(steps) / 2
@@ -365,7 +357,7 @@ func TestProcessRestoreErrors(t *testing.T) {
 
 type unencodable struct {
 	Name string
-	fn   func()
+	fn   func() //lint:ignore U1000 present on purpose: a func field cannot be encoded
 }
 
 func TestProcessSnapshotCodecErrors(t *testing.T) {

@@ -533,7 +533,7 @@ func TestCyclicValuePanics(t *testing.T) {
 type (
 	hidden struct {
 		Visible string
-		secret  int
+		secret  int //lint:ignore U1000 present on purpose: unexported fields are rejected
 	}
 	Outer struct {
 		Name  string
@@ -545,7 +545,7 @@ type (
 	}
 	gobHidden struct {
 		V      any
-		secret int
+		secret int //lint:ignore U1000 present on purpose: unexported fields are rejected
 	}
 )
 
