@@ -8,11 +8,14 @@ PKGS := ./...
 test: check
 	$(GO) test -race -count=1 $(PKGS)
 
-# Formatting and vet.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Formatting, vet and staticcheck (fetched from the Go module proxy on first use).
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
