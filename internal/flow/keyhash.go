@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -36,12 +37,24 @@ func KeyHasher[K comparable]() func(K) uint64 {
 	return func(k K) uint64 { return HashString(fmt.Sprintf("%#v", k)) }
 }
 
-// HashString is FNV-1a finished with a 64-bit mixer, stable across processes.
+// HashString hashes a string eight bytes at a time with a multiply-and-mix step, then finishes
+// with a 64-bit mixer. It is stable across processes and versions of Go (checkpoints rely on it:
+// changing it moves keys between key groups).
 func HashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+	const k = 0x9e3779b97f4a7c15
+	b := unsafe.Slice(unsafe.StringData(s), len(s))
+	h := uint64(len(b)) * k
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)*k) * 0xbf58476d1ce4e5b9
+		h ^= h >> 29
+		b = b[8:]
+	}
+	if len(b) > 0 {
+		var tail uint64
+		for i, c := range b {
+			tail |= uint64(c) << (8 * i)
+		}
+		h = (h ^ tail*k) * 0xbf58476d1ce4e5b9
 	}
 	return mix64(h)
 }

@@ -119,3 +119,40 @@ func BenchmarkWindowCheckpoint1M(b *testing.B) {
 	b.ReportMetric(float64(restore.Milliseconds())/float64(b.N), "restore-ms")
 	b.ReportMetric(float64(len(w.Bytes()))/1e6, "snapshot-MB")
 }
+
+// TestHashStringSpreadsKeyGroups: similar keys spread evenly over the key groups, and the hash
+// never changes (pinned values).
+func TestHashStringSpreadsKeyGroups(t *testing.T) {
+	counts := make([]int, DefaultMaxParallelism)
+	for _, k := range keysN(128_000) {
+		counts[KeyGroup(HashString(k), DefaultMaxParallelism)]++
+	}
+	for g, c := range counts {
+		if c < 800 || c > 1200 { // 1000 expected per group
+			t.Fatalf("key group %d holds %d of 128000 keys", g, c)
+		}
+	}
+	// Pinned: key groups are stored in checkpoints, so the hash must never change.
+	pinned := map[string]uint64{"": 0x0, "a": 0x637cd60b040790d7, "user-0000042": 0xe46a42962be213af,
+		"a considerably longer key of 33 b": 0xbb84ecaa6cdbc305}
+	for k, v := range pinned {
+		if got := HashString(k); got != v {
+			t.Fatalf("HashString(%q) = %#x, pinned %#x: changing the hash breaks restoring checkpoints", k, got, v)
+		}
+	}
+	if HashString("ab") == HashString("ba") || HashString("a") == HashString("a\x00") {
+		t.Fatal("trivial collisions")
+	}
+}
+
+func BenchmarkHashString(b *testing.B) {
+	keys := keysN(1024)
+	b.ReportAllocs()
+	var x uint64
+	for i := 0; i < b.N; i++ {
+		x += HashString(keys[i&1023])
+	}
+	benchSinkU = x
+}
+
+var benchSinkU uint64
