@@ -20,6 +20,7 @@ type lineReader struct {
 	long []byte // the line being assembled when it does not fit in r's buffer
 	num  int    // the number of the line last returned, from 1
 	bom  bool   // the byte-order mark at the start of the file has been checked
+	off  int64  // bytes consumed: the offset of the next line once a line has been returned
 }
 
 // newLineReader reads lines of at most max bytes from r through a buffer of bufSize bytes.
@@ -36,12 +37,14 @@ func (l *lineReader) next() (line []byte, tooLong bool, err error) {
 		l.bom = true
 		if b, err := l.r.Peek(3); err == nil && bytes.Equal(b, []byte("\xef\xbb\xbf")) {
 			_, _ = l.r.Discard(3)
+			l.off += 3
 		}
 	}
 	l.long = l.long[:0]
 	overflow := false
 	for {
 		chunk, err := l.r.ReadSlice('\n')
+		l.off += int64(len(chunk))
 		switch err {
 		case nil:
 		case bufio.ErrBufferFull:

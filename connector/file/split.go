@@ -21,6 +21,7 @@ type split struct {
 	lines  *lineReader
 	reject func(reason string, raw any)
 	done   bool
+	seek   *resumeAt // a pending resume position (JSON lines)
 }
 
 // SetReject receives the function that sends undecodable input to the dead-letter stream. The
@@ -39,11 +40,15 @@ func (s *split) begin(ctx context.Context) error {
 	if s.lines != nil {
 		return nil
 	}
-	f, err := os.Open(s.path)
+	f, err := s.openAt()
 	if err != nil {
-		return fmt.Errorf("file: %w", err)
+		return err
 	}
 	s.f, s.lines = f, newLineReader(f, s.max, readBufferSize)
+	if s.seek != nil {
+		s.lines.off, s.lines.num = s.seek.off, s.seek.num
+		s.lines.bom = s.seek.off > 0 // a byte-order mark only stands at the start
+	}
 	return nil
 }
 

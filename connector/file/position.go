@@ -1,0 +1,66 @@
+package file
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Position returns where the JSON-lines split resumes: the byte offset of the next unread line
+// and its line number, so a checkpointed run goes on exactly after the last line it read.
+func (r *jsonReader[T]) Position() ([]byte, error) {
+	var off int64
+	var num int
+	if r.lines != nil {
+		off, num = r.lines.off, r.lines.num
+	} else if r.seek != nil {
+		off, num = r.seek.off, r.seek.num
+	}
+	b := binary.AppendVarint(nil, off)
+	return binary.AppendVarint(b, int64(num)), nil
+}
+
+// Seek makes the split resume at a position returned by Position: the file is opened there on
+// the first Read.
+func (r *jsonReader[T]) Seek(pos []byte) error {
+	off, n1 := binary.Varint(pos)
+	num, n2 := binary.Varint(pos[max(n1, 0):])
+	if n1 <= 0 || n2 <= 0 || n1+n2 != len(pos) || off < 0 || num < 0 {
+		return fmt.Errorf("file: %s: bad position %x", r.path, pos)
+	}
+	if r.lines != nil {
+		return fmt.Errorf("file: %s: Seek after reading began", r.path)
+	}
+	r.seek = &resumeAt{off: off, num: int(num)}
+	return nil
+}
+
+// resumeAt is a pending Seek.
+type resumeAt struct {
+	off int64
+	num int
+}
+
+// openAt opens the file at a pending Seek position (or at its start).
+func (s *split) openAt() (*os.File, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("file: %w", err)
+	}
+	if s.seek == nil {
+		return f, nil
+	}
+	fi, err := f.Stat()
+	if err == nil && fi.Size() < s.seek.off {
+		err = fmt.Errorf("the file has %d bytes, the checkpoint resumes at byte %d: it was truncated or replaced", fi.Size(), s.seek.off)
+	}
+	if err == nil {
+		_, err = f.Seek(s.seek.off, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("file: resuming %s: %w", s.path, err)
+	}
+	return f, nil
+}
