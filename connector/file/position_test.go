@@ -100,4 +100,3 @@ func TestJSONLinesResumeFromPosition(t *testing.T) {
 		t.Fatalf("resuming past the end: %v", err)
 	}
 }
-
