@@ -90,7 +90,8 @@ type csvReader[T any] struct {
 	decode     func(record, header []string) (T, error)
 	needHeader bool
 	header     []string
-	rec        []byte // the text of the record being read
+	rec        []byte    // the text of the record being read
+	resume     *resumeAt // a pending Seek, applied after the header is read
 }
 
 // csvRecord is one record as read: its fields or why it cannot be parsed, its lines and its text.
@@ -113,6 +114,11 @@ func (r *csvRecord) lines() string {
 func (r *csvReader[T]) Read(ctx context.Context, dst []T) ([]T, error) {
 	if err := r.begin(ctx); err != nil {
 		return dst, err
+	}
+	if r.resume != nil {
+		if err := r.resumeCSV(); err != nil {
+			return dst, err
+		}
 	}
 	for range budget(dst) {
 		rec, err := r.next()

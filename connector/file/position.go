@@ -64,3 +64,63 @@ func (s *split) openAt() (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Position returns where the CSV split resumes: the byte offset of the next unread record and
+// its line number. The header is read again from the start of the file on resume.
+func (r *csvReader[T]) Position() ([]byte, error) {
+	var off int64
+	var num int
+	if r.lines != nil {
+		off, num = r.lines.off, r.lines.num
+	} else if r.resume != nil {
+		off, num = r.resume.off, r.resume.num
+	}
+	b := binary.AppendVarint(nil, off)
+	return binary.AppendVarint(b, int64(num)), nil
+}
+
+// Seek makes the CSV split resume at a position returned by Position.
+func (r *csvReader[T]) Seek(pos []byte) error {
+	off, n1 := binary.Varint(pos)
+	num, n2 := binary.Varint(pos[max(n1, 0):])
+	if n1 <= 0 || n2 <= 0 || n1+n2 != len(pos) || off < 0 || num < 0 {
+		return fmt.Errorf("file: %s: bad position %x", r.path, pos)
+	}
+	if r.lines != nil {
+		return fmt.Errorf("file: %s: Seek after reading began", r.path)
+	}
+	r.resume = &resumeAt{off: off, num: int(num)}
+	return nil
+}
+
+// resumeCSV reads the header (if the source has one) from the start of the file, then moves the
+// reader to the pending resume position.
+func (r *csvReader[T]) resumeCSV() error {
+	at := r.resume
+	r.resume = nil
+	if at.off == 0 {
+		return nil
+	}
+	if r.needHeader {
+		rec, err := r.next()
+		if err != nil {
+			return fmt.Errorf("file: resuming %s: reading the header: %w", r.path, err)
+		}
+		if err := r.useHeader(&rec); err != nil {
+			return err
+		}
+	}
+	fi, err := r.f.Stat()
+	if err == nil && fi.Size() < at.off {
+		err = fmt.Errorf("the file has %d bytes, the checkpoint resumes at byte %d: it was truncated or replaced", fi.Size(), at.off)
+	}
+	if err == nil {
+		_, err = r.f.Seek(at.off, io.SeekStart)
+	}
+	if err != nil {
+		return fmt.Errorf("file: resuming %s: %w", r.path, err)
+	}
+	r.lines = newLineReader(r.f, r.max, readBufferSize)
+	r.lines.off, r.lines.num, r.lines.bom = at.off, at.num, true
+	return nil
+}

@@ -100,3 +100,72 @@ func TestJSONLinesResumeFromPosition(t *testing.T) {
 		t.Fatalf("resuming past the end: %v", err)
 	}
 }
+
+type row struct {
+	Name  string `csv:"name"`
+	Count int    `csv:"count"`
+}
+
+// TestCSVResumeFromPosition: the header is read again from the start of the file and the split
+// goes on exactly after the position, across a quoted field spanning lines and a bad row.
+func TestCSVResumeFromPosition(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.csv")
+	var b strings.Builder
+	b.WriteString("name,count\n")
+	for i := 1; i <= 40; i++ {
+		switch i {
+		case 9:
+			b.WriteString("\"multi\nline\"," + strconv.Itoa(i) + "\n")
+		case 21:
+			b.WriteString("bad,row,extra\n")
+		default:
+			b.WriteString("n" + strconv.Itoa(i) + "," + strconv.Itoa(i) + "\n")
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := func() *csvReader[row] {
+		rs, err := CSV[row]([]string{path}).Open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rs[0].(*csvReader[row])
+		r.SetReject(func(string, any) {})
+		return r
+	}
+	read := func(r *csvReader[row], n, batch int) ([]row, bool) {
+		var out []row
+		for n < 0 || len(out) < n {
+			got, err := r.Read(context.Background(), make([]row, 0, batch))
+			out = append(out, got...)
+			if errors.Is(err, io.EOF) {
+				return out, true
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out, false
+	}
+	want, _ := read(open(), -1, 5)
+	if len(want) != 39 || want[8].Name != "multi\nline" {
+		t.Fatalf("full read: %d rows, row 9 %+v", len(want), want[8])
+	}
+	for _, cut := range []int{0, 1, 8, 9, 20, 21, 38} {
+		r := open()
+		head, _ := read(r, cut, 1)
+		pos, err := r.Position()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resumed := open()
+		if err := resumed.Seek(pos); err != nil {
+			t.Fatal(err)
+		}
+		tail, _ := read(resumed, -1, 3)
+		if got := append(head, tail...); !slices.Equal(got, want) {
+			t.Fatalf("cut after %d rows: %d rows after resume, want %d", cut, len(got), len(want))
+		}
+	}
+}
