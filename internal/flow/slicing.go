@@ -528,7 +528,7 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 		if !ks.armed || ss.len() == 0 {
 			continue // no state (a CreateAccumulator panicked)
 		}
-		rec = o.State.Key.Append(rec[:0], k)
+		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), k)
 		rec = binary.AppendVarint(rec, ks.wake)
 		rec = binary.AppendUvarint(rec, uint64(ss.len()))
 		for i, n := 0, ss.len(); i < n; i++ {
@@ -554,6 +554,10 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 		return o.State.Err
 	}
 	return r.Each(func(_ int, rec []byte) error {
+		rec, err := checkWindowFormat(rec, formatSlicedWindow, o.State.UID)
+		if err != nil {
+			return err
+		}
 		k, n, err := o.State.Key.Decode(rec)
 		if err != nil {
 			return fmt.Errorf("%w: window key: %v", ErrCorruptState, err)

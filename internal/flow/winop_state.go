@@ -25,6 +25,39 @@ type StateCodecs[K comparable, V any] struct {
 	Err error
 }
 
+// Window snapshot records start with a byte naming the operator that wrote them: the sliced and
+// the general window operator have different formats, and a change of trigger, accumulation or
+// assigner moves a window from one to the other. A restore then fails with an explanation instead
+// of misreading the state.
+const (
+	formatGeneralWindow byte = 'W'
+	formatSlicedWindow  byte = 'S'
+)
+
+func windowFormatName(f byte) string {
+	switch f {
+	case formatGeneralWindow:
+		return "general"
+	case formatSlicedWindow:
+		return "sliced (tumbling/sliding, event-time trigger)"
+	}
+	return fmt.Sprintf("unknown (%#x)", f)
+}
+
+// checkWindowFormat strips the format byte of a window record, or explains why the record cannot
+// be read by this operator.
+func checkWindowFormat(rec []byte, want byte, uid string) ([]byte, error) {
+	if len(rec) == 0 {
+		return nil, fmt.Errorf("%w: empty window record", ErrCorruptState)
+	}
+	if rec[0] != want {
+		return nil, fmt.Errorf("operator %q: the checkpoint holds state of the %s window operator but the pipeline now runs the %s one "+
+			"(the window's trigger, accumulation or assigner changed): restore with the previous window definition",
+			uid, windowFormatName(rec[0]), windowFormatName(want))
+	}
+	return rec[1:], nil
+}
+
 // StateUID is the operator's UID.
 func (o *WindowOp[K, In, Acc]) StateUID() string { return o.State.UID }
 
@@ -37,7 +70,7 @@ func (o *WindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 	var rec []byte
 	for k, slot := range o.index {
 		kw := &o.slots[slot]
-		rec = o.State.Key.Append(rec[:0], k)
+		rec = o.State.Key.Append(append(rec[:0], formatGeneralWindow), k)
 		rec = binary.AppendUvarint(rec, uint64(len(kw.wins)))
 		for i := range kw.wins {
 			ws := &kw.wins[i]
@@ -68,6 +101,10 @@ func (o *WindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 		return o.State.Err
 	}
 	return r.Each(func(_ int, rec []byte) error {
+		rec, err := checkWindowFormat(rec, formatGeneralWindow, o.State.UID)
+		if err != nil {
+			return err
+		}
 		k, n, err := o.State.Key.Decode(rec)
 		if err != nil {
 			return fmt.Errorf("%w: window key: %v", ErrCorruptState, err)

@@ -3,6 +3,7 @@ package flow
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,3 +157,23 @@ func BenchmarkHashString(b *testing.B) {
 }
 
 var benchSinkU uint64
+
+// TestWindowStateOfTheOtherOperatorIsRefused: state written by the general window operator is not
+// misread by the sliced one (a window definition change moves a pipeline between them).
+func TestWindowStateOfTheOtherOperatorIsRefused(t *testing.T) {
+	general := newCountOp(NewTask("w", 0, 1))
+	general.Collect(5, Keyed[string, string]{Key: "k", Value: "v"})
+	var w StateWriter
+	if err := general.SnapshotState(&w); err != nil {
+		t.Fatal(err)
+	}
+	sliced := &SliceWindowOp[string, string, int64]{Name: "count", T: NewTask("w", 0, 1), Spec: general.Spec,
+		Agg: countAcc{}, Out: Discard[int64]{}, Late: Discard[LateElement[string, string]]{},
+		Fire:  func(string, window.Window, window.Pane, int64) {},
+		State: general.State}
+	sliced.Init()
+	err := sliced.RestoreState(NewStateReader([]StatePart{{Data: w.Bytes(), OperatorState: true}}, 0, DefaultMaxParallelism))
+	if err == nil || !strings.Contains(err.Error(), "general window operator") || !strings.Contains(err.Error(), `"count"`) {
+		t.Fatalf("err = %v, want a refusal naming the operator and both formats", err)
+	}
+}
