@@ -9,31 +9,42 @@ import (
 
 // Position returns where the JSON-lines split resumes: the byte offset of the next unread line
 // and its line number, so a checkpointed run goes on exactly after the last line it read.
-func (r *jsonReader[T]) Position() ([]byte, error) {
-	var off int64
-	var num int
-	if r.lines != nil {
-		off, num = r.lines.off, r.lines.num
-	} else if r.seek != nil {
-		off, num = r.seek.off, r.seek.num
-	}
-	b := binary.AppendVarint(nil, off)
-	return binary.AppendVarint(b, int64(num)), nil
-}
+func (r *jsonReader[T]) Position() ([]byte, error) { return encodePosition(r.lines, r.seek), nil }
 
 // Seek makes the split resume at a position returned by Position: the file is opened there on
 // the first Read.
 func (r *jsonReader[T]) Seek(pos []byte) error {
+	at, err := decodePosition(r.path, r.lines, pos)
+	if err == nil {
+		r.seek = at
+	}
+	return err
+}
+
+// encodePosition encodes a split's resume position: the byte offset of the next unread line and
+// its line number, taken from the line reader once reading began, else from a pending Seek.
+func encodePosition(lines *lineReader, pending *resumeAt) []byte {
+	var off int64
+	var num int
+	if lines != nil {
+		off, num = lines.off, lines.num
+	} else if pending != nil {
+		off, num = pending.off, pending.num
+	}
+	return binary.AppendVarint(binary.AppendVarint(nil, off), int64(num))
+}
+
+// decodePosition parses a position made by encodePosition for a split that has not begun reading.
+func decodePosition(path string, lines *lineReader, pos []byte) (*resumeAt, error) {
 	off, n1 := binary.Varint(pos)
 	num, n2 := binary.Varint(pos[max(n1, 0):])
 	if n1 <= 0 || n2 <= 0 || n1+n2 != len(pos) || off < 0 || num < 0 {
-		return fmt.Errorf("file: %s: bad position %x", r.path, pos)
+		return nil, fmt.Errorf("file: %s: bad position %x", path, pos)
 	}
-	if r.lines != nil {
-		return fmt.Errorf("file: %s: Seek after reading began", r.path)
+	if lines != nil {
+		return nil, fmt.Errorf("file: %s: Seek after reading began", path)
 	}
-	r.seek = &resumeAt{off: off, num: int(num)}
-	return nil
+	return &resumeAt{off: off, num: int(num)}, nil
 }
 
 // resumeAt is a pending Seek.
@@ -67,30 +78,15 @@ func (s *split) openAt() (*os.File, error) {
 
 // Position returns where the CSV split resumes: the byte offset of the next unread record and
 // its line number. The header is read again from the start of the file on resume.
-func (r *csvReader[T]) Position() ([]byte, error) {
-	var off int64
-	var num int
-	if r.lines != nil {
-		off, num = r.lines.off, r.lines.num
-	} else if r.resume != nil {
-		off, num = r.resume.off, r.resume.num
-	}
-	b := binary.AppendVarint(nil, off)
-	return binary.AppendVarint(b, int64(num)), nil
-}
+func (r *csvReader[T]) Position() ([]byte, error) { return encodePosition(r.lines, r.resume), nil }
 
 // Seek makes the CSV split resume at a position returned by Position.
 func (r *csvReader[T]) Seek(pos []byte) error {
-	off, n1 := binary.Varint(pos)
-	num, n2 := binary.Varint(pos[max(n1, 0):])
-	if n1 <= 0 || n2 <= 0 || n1+n2 != len(pos) || off < 0 || num < 0 {
-		return fmt.Errorf("file: %s: bad position %x", r.path, pos)
+	at, err := decodePosition(r.path, r.lines, pos)
+	if err == nil {
+		r.resume = at
 	}
-	if r.lines != nil {
-		return fmt.Errorf("file: %s: Seek after reading began", r.path)
-	}
-	r.resume = &resumeAt{off: off, num: int(num)}
-	return nil
+	return err
 }
 
 // resumeCSV reads the header (if the source has one) from the start of the file, then moves the
