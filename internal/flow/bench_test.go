@@ -65,6 +65,31 @@ func benchFeed(op Outlet[Keyed[string, int64]], from, to int, clock func(i int) 
 	}
 }
 
+// benchFeedBatches is benchFeed through CollectBatch, in batches of 512 records as an exchange
+// receiver delivers them (the batch is filled from the input first, as a receiver's batch was
+// by its sender).
+func benchFeedBatches(op batchOutlet, from, to int, clock func(i int) int64) {
+	in := benchInput()
+	batch := make([]Rec[Keyed[string, int64]], 0, 512)
+	for i := from; i < to; i++ {
+		e := &in[i&(benchEvents-1)]
+		now := clock(i)
+		batch = append(batch, Rec[Keyed[string, int64]]{TS: now - e.jitter, V: Keyed[string, int64]{Key: e.key, Value: e.value}})
+		if len(batch) == cap(batch) || i%benchBatch == benchBatch-1 || i == to-1 {
+			op.CollectBatch(batch)
+			batch = batch[:0]
+		}
+		if i%benchBatch == benchBatch-1 {
+			op.Watermark(now - benchDisorder)
+		}
+	}
+}
+
+type batchOutlet interface {
+	Outlet[Keyed[string, int64]]
+	CollectBatch(recs []Rec[Keyed[string, int64]])
+}
+
 type benchCount struct{}
 
 func (benchCount) CreateAccumulator() int64   { return 0 }
@@ -74,6 +99,10 @@ func (benchCount) Merge(a, b int64) int64     { return a + b }
 var benchSink int64
 
 func benchWindow(b *testing.B, spec window.Spec, general bool, clock func(i int) int64, warmup int) {
+	benchWindowFeed(b, spec, general, false, clock, warmup)
+}
+
+func benchWindowFeed(b *testing.B, spec window.Spec, general, batches bool, clock func(i int) int64, warmup int) {
 	fire := func(_ string, _ window.Window, _ window.Pane, acc int64) { benchSink += acc }
 	var op interface {
 		Outlet[Keyed[string, int64]]
@@ -90,10 +119,16 @@ func benchWindow(b *testing.B, spec window.Spec, general bool, clock func(i int)
 		s.Init()
 		op = s
 	}
-	benchFeed(op, 0, warmup, clock)
+	feed := benchFeed
+	if batches {
+		feed = func(_ Outlet[Keyed[string, int64]], from, to int, clock func(i int) int64) {
+			benchFeedBatches(op.(batchOutlet), from, to, clock)
+		}
+	}
+	feed(op, 0, warmup, clock)
 	b.ReportAllocs()
 	b.ResetTimer()
-	benchFeed(op, warmup, warmup+b.N, clock)
+	feed(op, warmup, warmup+b.N, clock)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(op.Keys()), "keys")
 }
@@ -106,6 +141,7 @@ func windowClock(i int) int64 { return int64(i) * 3 / 50 }
 func BenchmarkTumblingCount(b *testing.B) {
 	spec := window.NewSpec(window.TumblingMillis(60_000, 0))
 	b.Run("op=slicing", func(b *testing.B) { benchWindow(b, spec, false, windowClock, 3_000_000) })
+	b.Run("op=slicing/batches", func(b *testing.B) { benchWindowFeed(b, spec, false, true, windowClock, 3_000_000) })
 	b.Run("op=general", func(b *testing.B) { benchWindow(b, spec, true, windowClock, 3_000_000) })
 }
 
@@ -114,6 +150,7 @@ func BenchmarkTumblingCount(b *testing.B) {
 func BenchmarkSlidingCount(b *testing.B) {
 	spec := window.NewSpec(window.SlidingMillis(10_000, 2_000, 0))
 	b.Run("op=slicing", func(b *testing.B) { benchWindow(b, spec, false, slidingClock, 1_500_000) })
+	b.Run("op=slicing/batches", func(b *testing.B) { benchWindowFeed(b, spec, false, true, slidingClock, 1_500_000) })
 	b.Run("op=general", func(b *testing.B) { benchWindow(b, spec, true, slidingClock, 1_500_000) })
 }
 

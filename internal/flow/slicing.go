@@ -3,6 +3,7 @@ package flow
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 
 	"github.com/sluicehq/sluice/window"
 )
@@ -47,11 +48,9 @@ type SliceWindowOp[K comparable, In, Acc any] struct {
 
 	size, slide, offset, sl int64 // window size, slide, offset and slice length, in ms
 
-	index map[K]int32
-	hot   []swHot[Acc] // by slot
-	slots []swKey[K, Acc]
-	free  []int32
-	wakes TimerQueue[int32] // slot wakes; a wake is stale unless it equals the slot's armed wake
+	tab   keyTable[K, swEnt[Acc]] // key → slot, with the key's newest slice inline
+	ext   cowArray[swExt[Acc]]    // the older slices and late panes of the keys that have any
+	wakes TimerQueue[int32]       // slot wakes; a wake is stale unless it equals the slot's armed wake
 }
 
 // swSlice is one pre-aggregated slice of one key.
@@ -70,61 +69,102 @@ type swLate struct {
 	lateCount int // late elements since the last pane
 }
 
-// swHot is the part of a key's state that nearly every element touches: its newest slice. It
-// lives in an array of its own, apart from the rest of the key's state (swKey), so that the
-// common update touches one small entry and the working set of many keys stays cache-sized.
-type swHot[Acc any] struct {
-	swSlice[Acc]
-	has bool
+// swEnt is a key's entry in the table, beside the key: the state nearly every element touches
+// (the newest slice) and its timer, in one cache line for a small accumulator, so that the
+// common update costs one cache miss.
+type swEnt[Acc any] struct {
+	newest swSlice[Acc]
+	wake   int64 // the armed wake, when armed
+	ext    int32 // 1 + the index in SliceWindowOp.ext of the key's other state, 0 for none
+	has    bool  // newest holds a slice
+	armed  bool
 }
 
-// swKey is the rest of a key's state, touched by new slices, late elements and wakes.
-type swKey[K comparable, Acc any] struct {
-	key   K
+// swExt is the rest of a key's state, touched by new slices, late elements and wakes. Its
+// backing arrays may be shared with a snapshot taken in an earlier epoch (cowArray.freeze
+// copies the headers only): a key's ext is reached through SliceWindowOp.extOf, which clones
+// them before the first write of a new epoch.
+type swExt[Acc any] struct {
 	older []swSlice[Acc] // sorted by start, all before the newest
 	late  []swLate
-	wake  int64 // the armed wake, when armed
-	armed bool
+	epoch uint32 // the ext array's epoch when the backing arrays were made
+}
+
+// entry returns the slot's entry, ready for writing.
+func (o *SliceWindowOp[K, In, Acc]) entry(slot int32) *swEnt[Acc] { return &o.tab.at(slot).val }
+
+// extOf returns the key's other state, ready for writing, creating it if create is set; nil
+// when it has none.
+func (o *SliceWindowOp[K, In, Acc]) extOf(e *swEnt[Acc], create bool) *swExt[Acc] {
+	if e.ext == 0 {
+		if !create {
+			return nil
+		}
+		i := o.ext.alloc()
+		e.ext = i + 1
+		x := o.ext.at(i)
+		x.epoch = o.ext.epoch
+		return x
+	}
+	x := o.ext.at(e.ext - 1)
+	if x.epoch != o.ext.epoch { // the arrays may belong to a snapshot: copy before writing
+		x.older = append([]swSlice[Acc](nil), x.older...)
+		x.late = append([]swLate(nil), x.late...)
+		x.epoch = o.ext.epoch
+	}
+	return x
 }
 
 // swSlices views a key's slices in start order: its older slices, then its newest.
 type swSlices[Acc any] struct {
-	hot   *swHot[Acc]
-	older *[]swSlice[Acc]
+	e *swEnt[Acc]
+	x *swExt[Acc] // nil when the key has no ext
 }
 
 func (o *SliceWindowOp[K, In, Acc]) slices(slot int32) swSlices[Acc] {
-	return swSlices[Acc]{hot: &o.hot[slot], older: &o.slots[slot].older}
+	e := o.entry(slot)
+	return swSlices[Acc]{e: e, x: o.extOf(e, false)}
+}
+
+func (s swSlices[Acc]) nOlder() int {
+	if s.x == nil {
+		return 0
+	}
+	return len(s.x.older)
 }
 
 func (s swSlices[Acc]) len() int {
-	if !s.hot.has {
+	if !s.e.has {
 		return 0
 	}
-	return len(*s.older) + 1
+	return s.nOlder() + 1
 }
 
 // at returns the i-th slice in start order.
 func (s swSlices[Acc]) at(i int) *swSlice[Acc] {
-	if i == len(*s.older) {
-		return &s.hot.swSlice
+	if i == s.nOlder() {
+		return &s.e.newest
 	}
-	return &(*s.older)[i]
+	return &s.x.older[i]
 }
 
 // insert puts v at index i in start order (0 <= i <= len).
-func (s swSlices[Acc]) insert(i int, v swSlice[Acc]) {
-	switch {
-	case !s.hot.has:
-		s.hot.swSlice, s.hot.has = v, true
-	case i > len(*s.older):
-		*s.older = append(*s.older, s.hot.swSlice)
-		s.hot.swSlice = v
-	default:
-		*s.older = append(*s.older, swSlice[Acc]{})
-		copy((*s.older)[i+1:], (*s.older)[i:])
-		(*s.older)[i] = v
+func (o *SliceWindowOp[K, In, Acc]) insert(s *swSlices[Acc], i int, v swSlice[Acc]) {
+	if !s.e.has {
+		s.e.newest, s.e.has = v, true
+		return
 	}
+	if s.x == nil {
+		s.x = o.extOf(s.e, true)
+	}
+	if i > len(s.x.older) {
+		s.x.older = append(s.x.older, s.e.newest)
+		s.e.newest = v
+		return
+	}
+	s.x.older = append(s.x.older, swSlice[Acc]{})
+	copy(s.x.older[i+1:], s.x.older[i:])
+	s.x.older[i] = v
 }
 
 // dropFront removes the first m slices.
@@ -133,15 +173,17 @@ func (s swSlices[Acc]) dropFront(m int) {
 		s.reset()
 		return
 	}
-	k := copy(*s.older, (*s.older)[m:])
-	clear((*s.older)[k:])
-	*s.older = (*s.older)[:k]
+	k := copy(s.x.older, s.x.older[m:])
+	clear(s.x.older[k:])
+	s.x.older = s.x.older[:k]
 }
 
 func (s swSlices[Acc]) reset() {
-	clear(*s.older)
-	*s.older = (*s.older)[:0]
-	*s.hot = swHot[Acc]{}
+	if s.x != nil {
+		clear(s.x.older)
+		s.x.older = s.x.older[:0]
+	}
+	s.e.newest, s.e.has = swSlice[Acc]{}, false
 }
 
 // SupportsSlicing reports whether SliceWindowOp can run spec: a tumbling or sliding window with
@@ -158,34 +200,56 @@ func (o *SliceWindowOp[K, In, Acc]) Init() {
 		panic(fmt.Sprintf("flow: SliceWindowOp %q cannot run %s windows with early, count or discarding triggers", o.Name, o.Spec.Assigner.Kind()))
 	}
 	o.Ctl = NewCtl()
-	o.index = make(map[K]int32)
+	o.tab = newKeyTable[K, swEnt[Acc]]()
 	a := o.Spec.Assigner
 	o.size, o.slide, o.offset, o.sl = a.Size(), a.Slide(), a.Offset(), a.SliceLen()
 }
 
 // Keys is the number of keys holding window state.
-func (o *SliceWindowOp[K, In, Acc]) Keys() int { return len(o.index) }
+func (o *SliceWindowOp[K, In, Acc]) Keys() int { return o.tab.len() }
 
 // Slices is the number of slices held over all keys (for tests and metrics).
 func (o *SliceWindowOp[K, In, Acc]) Slices() int {
 	n := 0
-	for _, s := range o.index {
-		n += o.slices(s).len()
-	}
+	o.tab.each(func(s int32) { n += o.slices(s).len() })
 	return n
 }
 
 // Collect adds the element to its slice, fires LATE panes of the windows it arrives late for,
 // and routes it to Late when it is too late for all of them.
 func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
+	o.collect(ts, r, o.tab.hash(r.Key))
+}
+
+// batchGroup is the number of keys whose state CollectBatch fetches at once: enough to keep the
+// memory system busy, few enough that the first is still cached when its turn comes.
+const batchGroup = 32
+
+// CollectBatch is Collect for each record, in order. It first hashes a group of keys and touches
+// their state, so that the group's cache misses overlap instead of following one another.
+func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
+	var hs [batchGroup]uint64
+	for len(recs) > 0 {
+		g := recs[:min(len(recs), batchGroup)]
+		o.tab.hashAll(func(i int) *K { return &g[i].V.Key }, hs[:len(g)])
+		o.tab.touch(hs[:len(g)])
+		for i := range g {
+			o.collect(g[i].TS, g[i].V, hs[i])
+		}
+		recs = recs[len(g):]
+	}
+}
+
+func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) {
 	defer func() {
 		if e := recover(); e != nil {
 			o.T.Recovered(o.Name, e, ts, r.Value)
 		}
 	}()
-	slot, ok := o.index[r.Key]
+	slot, ok := o.tab.find(h, r.Key)
 	if ok {
-		if s := &o.hot[slot]; s.has {
+		if e := o.entry(slot); e.has {
+			s := &e.newest
 			if ts >= s.start && ts-s.start < o.sl { // the newest slice: the common case
 				if o.Spec.IsLate(o.win(s.last), o.WM) {
 					o.late(ts, r, s.last)
@@ -206,7 +270,7 @@ func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
 		return
 	}
 	if !ok {
-		slot = o.slotFor(r.Key)
+		slot = o.tab.add(h, r.Key)
 	}
 	i, isNew := o.sliceIndex(slot, start, last)
 	if isNew {
@@ -245,21 +309,6 @@ func (o *SliceWindowOp[K, In, Acc]) late(ts int64, r Keyed[K, In], last int64) {
 		Reason: fmt.Sprintf("too late: window %v closed at watermark %d (allowed lateness %dms)", w, o.WM, o.Spec.AllowedLateness)})
 }
 
-func (o *SliceWindowOp[K, In, Acc]) slotFor(k K) int32 {
-	var s int32
-	if n := len(o.free); n > 0 {
-		s = o.free[n-1]
-		o.free = o.free[:n-1]
-	} else {
-		s = int32(len(o.slots))
-		o.slots = append(o.slots, swKey[K, Acc]{})
-		o.hot = append(o.hot, swHot[Acc]{})
-	}
-	o.slots[s].key = k
-	o.index[k] = s
-	return s
-}
-
 // sliceIndex finds or inserts, in start order, the slice starting at start.
 func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (int, bool) {
 	ss := o.slices(slot)
@@ -271,7 +320,7 @@ func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (i
 	if i < n && ss.at(i).start == start {
 		return i, false
 	}
-	ss.insert(i, swSlice[Acc]{start: start, last: last, born: o.WM, acc: o.Agg.CreateAccumulator()})
+	o.insert(&ss, i, swSlice[Acc]{start: start, last: last, born: o.WM, acc: o.Agg.CreateAccumulator()})
 	return i, true
 }
 
@@ -283,18 +332,17 @@ func (o *SliceWindowOp[K, In, Acc]) armNewSlice(slot int32, start, last int64) {
 		x := o.WM + 2
 		e = x + floorMod(o.offset+o.size-x, o.slide)
 	}
-	ks := &o.slots[slot]
 	switch {
 	case e <= last:
 		o.arm(slot, e-1)
-	case !ks.armed: // only late windows: stay alive until the slice may be purged
+	case !o.entry(slot).armed: // only late windows: stay alive until the slice may be purged
 		o.arm(slot, o.cleanup(last))
 	}
 }
 
 // arm schedules a wake of the slot at t unless an earlier one is armed.
 func (o *SliceWindowOp[K, In, Acc]) arm(slot int32, t int64) {
-	ks := &o.slots[slot]
+	ks := o.entry(slot)
 	if ks.armed && ks.wake <= t {
 		return
 	}
@@ -310,9 +358,8 @@ func (o *SliceWindowOp[K, In, Acc]) fireLate(slot int32, start, last int64) {
 		if o.Spec.IsLate(o.win(e), o.WM) {
 			continue
 		}
-		ks := &o.slots[slot]
 		j := o.lateIndex(slot, e)
-		lw := &ks.late[j]
+		lw := &o.extOf(o.entry(slot), true).late[j]
 		lw.lateCount++
 		if lw.lateCount >= o.Spec.LateEveryCount {
 			o.firePane(slot, e, window.Late, lw)
@@ -326,7 +373,7 @@ func (o *SliceWindowOp[K, In, Acc]) fireLate(slot int32, start, last int64) {
 // the ON_TIME pane if the window had one: if one of its slices existed before the watermark
 // passed its end.
 func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
-	ks := &o.slots[slot]
+	ks := o.extOf(o.entry(slot), true)
 	for j := range ks.late {
 		if ks.late[j].end == end {
 			return j
@@ -350,7 +397,6 @@ func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
 
 // firePane emits the window ending at end, merged from its slices, if it holds any.
 func (o *SliceWindowOp[K, In, Acc]) firePane(slot int32, end int64, t window.Timing, lw *swLate) {
-	ks := &o.slots[slot]
 	start := end - o.size
 	var acc Acc
 	found := false
@@ -378,7 +424,7 @@ func (o *SliceWindowOp[K, In, Acc]) firePane(slot int32, end int64, t window.Tim
 		lw.panes++
 		lw.lateCount = 0
 	}
-	o.Fire(ks.key, window.Window{Start: start, End: end}, p, acc)
+	o.Fire(o.tab.at(slot).key, window.Window{Start: start, End: end}, p, acc)
 }
 
 // Watermark fires the windows the watermark completes, purges expired slices, and forwards it.
@@ -400,16 +446,15 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 // wake runs a key's chained timer at t: the ON_TIME pane of the window ending at t+1, the LATE
 // panes held back until their window's cleanup, the purge, and the next wake.
 func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
-	ks := &o.slots[slot]
-	if !ks.armed || ks.wake != t {
+	e := o.entry(slot)
+	if !e.armed || e.wake != t {
 		return // stale: superseded by an earlier wake, or the slot was released
 	}
-	ks.armed = false
+	e.armed = false
 	if t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 {
 		o.firePane(slot, t+1, window.OnTime, nil)
 	}
-	ks = &o.slots[slot]
-	if len(ks.late) > 0 {
+	if ks := o.extOf(o.entry(slot), false); ks != nil && len(ks.late) > 0 {
 		kept := ks.late[:0]
 		for _, lw := range ks.late {
 			if o.cleanup(lw.end) <= t {
@@ -420,7 +465,7 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 			}
 			kept = append(kept, lw)
 		}
-		ks = &o.slots[slot]
+		ks = o.extOf(o.entry(slot), false)
 		clear(ks.late[len(kept):])
 		ks.late = kept
 	}
@@ -432,7 +477,7 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 	if n > 0 {
 		ss.dropFront(n)
 	}
-	if !ss.hot.has {
+	if !ss.e.has {
 		o.release(slot)
 		return
 	}
@@ -443,7 +488,7 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 // cleanup of a window holding back a LATE pane, and, when no window is left to fire on time, the
 // time when every slice may be purged.
 func (o *SliceWindowOp[K, In, Acc]) nextWake(slot int32, t int64) int64 {
-	ks, ss := &o.slots[slot], o.slices(slot)
+	ss := o.slices(slot)
 	next := MaxTime
 	onTime := false
 	if t < MaxTime-1 {
@@ -456,27 +501,32 @@ func (o *SliceWindowOp[K, In, Acc]) nextWake(slot int32, t int64) int64 {
 			}
 		}
 	}
-	for _, lw := range ks.late {
-		if lw.lateCount > 0 {
-			next = min(next, o.cleanup(lw.end))
+	if ss.x != nil {
+		for _, lw := range ss.x.late {
+			if lw.lateCount > 0 {
+				next = min(next, o.cleanup(lw.end))
+			}
 		}
 	}
 	if !onTime {
-		next = min(next, o.cleanup(ss.hot.last))
+		next = min(next, o.cleanup(ss.e.newest.last))
 	}
 	return next
 }
 
 func (o *SliceWindowOp[K, In, Acc]) release(slot int32) {
-	ks := &o.slots[slot]
-	delete(o.index, ks.key)
-	var zero K
-	ks.key = zero
-	clear(ks.late)
-	ks.late = ks.late[:0]
-	o.slices(slot).reset()
-	ks.armed = false
-	o.free = append(o.free, slot)
+	if i := o.entry(slot).ext - 1; i >= 0 {
+		x := o.ext.at(i)
+		if x.epoch == o.ext.epoch { // keep the arrays for the next key
+			clear(x.older)
+			clear(x.late)
+			x.older, x.late = x.older[:0], x.late[:0]
+		} else { // a snapshot may hold them
+			*x = swExt[Acc]{}
+		}
+		o.ext.free = append(o.ext.free, i)
+	}
+	o.tab.remove(slot)
 }
 
 // ProcTime forwards: the event-time trigger has no processing-time timers.
@@ -522,14 +572,46 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 	if o.State.Err != nil {
 		return o.State.Err
 	}
-	var rec []byte
-	for k, slot := range o.index {
-		ks, ss := &o.slots[slot], o.slices(slot)
-		if !ks.armed || ss.len() == 0 {
-			continue // no state (a CreateAccumulator panicked)
+	return o.encode(o.tab.view(), o.ext.view(), w)
+}
+
+// SnapshotAsync freezes the state (a copy of the chunk pointers: microseconds) and returns the
+// function that encodes it while the task goes on; the first write to a frozen chunk copies it.
+// An accumulator type holding references (a slice, a map, a pointer) could be changed in place
+// by Add, under the reader's feet: such operators encode synchronously here instead.
+func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter) error, error) {
+	if o.State.Err != nil {
+		return nil, o.State.Err
+	}
+	if !pointerFree[Acc]() {
+		w := StateWriter{CheckpointID: id}
+		if err := o.SnapshotState(&w); err != nil {
+			return nil, err
 		}
-		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), k)
-		rec = binary.AppendVarint(rec, ks.wake)
+		b := w.Bytes()
+		return func(w *StateWriter) error { w.buf = append(w.buf, b...); return nil }, nil
+	}
+	tv, xv := o.tab.freeze(), o.ext.freeze()
+	return func(w *StateWriter) error { return o.encode(tv, xv, w) }, nil
+}
+
+// encode writes the records of a frozen state. It runs on another goroutine for SnapshotAsync:
+// it reads only the views and the operator's immutable configuration.
+func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], w *StateWriter) error {
+	var rec []byte
+	for slot := int32(0); slot < tv.slots; slot++ {
+		ent := tv.at(slot)
+		e := &ent.val
+		if !e.armed || !e.has {
+			continue // a free slot, or no state (a CreateAccumulator panicked)
+		}
+		var x *swExt[Acc]
+		if e.ext != 0 {
+			x = xv.at(e.ext - 1)
+		}
+		ss := swSlices[Acc]{e: e, x: x}
+		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), ent.key)
+		rec = binary.AppendVarint(rec, e.wake)
 		rec = binary.AppendUvarint(rec, uint64(ss.len()))
 		for i, n := 0, ss.len(); i < n; i++ {
 			s := ss.at(i)
@@ -537,13 +619,17 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 			rec = binary.AppendVarint(rec, s.born)
 			rec = o.State.Value.Append(rec, s.acc)
 		}
-		rec = binary.AppendUvarint(rec, uint64(len(ks.late)))
-		for _, lw := range ks.late {
+		var late []swLate
+		if x != nil {
+			late = x.late
+		}
+		rec = binary.AppendUvarint(rec, uint64(len(late)))
+		for _, lw := range late {
 			rec = binary.AppendVarint(rec, lw.end)
 			rec = binary.AppendUvarint(rec, uint64(lw.panes))
 			rec = binary.AppendUvarint(rec, uint64(lw.lateCount))
 		}
-		w.Put(KeyGroup(o.State.Hash(k), DefaultMaxParallelism), rec)
+		w.Put(KeyGroup(o.State.Hash(ent.key), DefaultMaxParallelism), rec)
 	}
 	return nil
 }
@@ -565,9 +651,10 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 		d := decoder{b: rec[n:]}
 		wake := d.varint()
 		ns := d.uvarint()
-		slot, ok := o.index[k]
+		h := o.tab.hash(k)
+		slot, ok := o.tab.find(h, k)
 		if !ok {
-			slot = o.slotFor(k)
+			slot = o.tab.add(h, k)
 		}
 		ss := o.slices(slot)
 		for i := uint64(0); i < ns && d.err == nil; i++ {
@@ -578,12 +665,13 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 				d.skip(m)
 			}
 			s.last = o.lastEnd(s.start)
-			ss.insert(ss.len(), s)
+			o.insert(&ss, ss.len(), s)
 		}
-		nl := d.uvarint()
-		ks := &o.slots[slot]
-		for i := uint64(0); i < nl && d.err == nil; i++ {
-			ks.late = append(ks.late, swLate{end: d.varint(), panes: int(d.uvarint()), lateCount: int(d.uvarint())})
+		if nl := d.uvarint(); nl > 0 && d.err == nil {
+			ks := o.extOf(ss.e, true)
+			for i := uint64(0); i < nl && d.err == nil; i++ {
+				ks.late = append(ks.late, swLate{end: d.varint(), panes: int(d.uvarint()), lateCount: int(d.uvarint())})
+			}
 		}
 		if d.err != nil {
 			return fmt.Errorf("%w: window slices of a key: %v", ErrCorruptState, d.err)
@@ -595,4 +683,32 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 		o.arm(slot, wake)
 		return nil
 	})
+}
+
+var _ AsyncSnapshotter = (*SliceWindowOp[string, int64, int64])(nil)
+
+// pointerFree reports whether values of T hold no references, so that a shallow copy of one is
+// a snapshot of it.
+func pointerFree[T any]() bool {
+	var z T
+	return typePointerFree(reflect.TypeOf(&z).Elem())
+}
+
+func typePointerFree(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.Complex64, reflect.Complex128, reflect.String:
+		return true // strings are immutable
+	case reflect.Array:
+		return typePointerFree(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !typePointerFree(t.Field(i).Type) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }

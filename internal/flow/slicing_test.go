@@ -480,3 +480,119 @@ func TestSliceWindowOpZeroAllocs(t *testing.T) {
 		t.Fatalf("%.1f allocations per 4000 records, want 0", a)
 	}
 }
+
+// TestSliceWindowOpCollectBatch: CollectBatch must do exactly what Collect does for each record
+// in order. The random scripts of the equivalence test are fed to the slicing operator with runs
+// of consecutive elements delivered as one batch (up to 40 records, across CollectBatch's
+// internal groups), and the panes and late elements must be those of WindowOp; emissions are
+// compared by the step that started their batch.
+func TestSliceWindowOpCollectBatch(t *testing.T) {
+	cases := 500
+	if testing.Short() {
+		cases = 100
+	}
+	for c := range cases {
+		r := rand.New(rand.NewPCG(uint64(c), 7))
+		spec := randomSpec(r)
+		script := randomScript(r, 50+r.IntN(300))
+		batchOf := make([]int, len(script)) // step → the first step of its batch
+		for i := 0; i < len(script); {
+			j := i + 1
+			if s := script[i]; !s.isWM && !s.restore {
+				for n := 1 + r.IntN(40); j < len(script) && j-i < n && !script[j].isWM && !script[j].restore; j++ {
+				}
+			}
+			for k := i; k < j; k++ {
+				batchOf[k] = i
+			}
+			i = j
+		}
+		want, _ := run(func(rec recorder) windowOperator { g, _ := newOps(spec, rec, nil, nil); return g }, script, false)
+		for i := range want {
+			want[i].Step = batchOf[want[i].Step]
+		}
+		slices.SortFunc(want, cmpEmitted)
+
+		var got []emitted
+		stepNo := 0
+		rec := recorder{step: &stepNo, out: &got}
+		_, o := newOps(spec, rec, nil, nil)
+		op := o.(*flow.SliceWindowOp[string, int64, int64])
+		var batch []flow.Rec[flow.Keyed[string, int64]]
+		for i, s := range script {
+			stepNo = batchOf[i]
+			switch {
+			case s.restore:
+			case s.isWM:
+				op.Watermark(s.ts)
+			default:
+				batch = append(batch, flow.Rec[flow.Keyed[string, int64]]{TS: s.ts, V: flow.Keyed[string, int64]{Key: s.key, Value: s.v}})
+				if i+1 == len(script) || batchOf[i+1] != batchOf[i] {
+					op.CollectBatch(batch)
+					batch = batch[:0]
+				}
+			}
+		}
+		slices.SortFunc(got, cmpEmitted)
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d: spec %+v: outputs differ\n%s", c, spec, diffEmitted(want, got))
+		}
+	}
+}
+
+// TestSliceWindowOpAsyncSnapshot checks the copy-on-write snapshot: the bytes that SnapshotAsync's
+// function writes on another goroutine, while the operator goes on processing (and so writes to
+// the state the snapshot froze), must be those a synchronous snapshot wrote at the barrier.
+// Under -race this also checks that the encoder never reads what the operator writes.
+func TestSliceWindowOpAsyncSnapshot(t *testing.T) {
+	cases := 300
+	if testing.Short() {
+		cases = 60
+	}
+	for c := range cases {
+		r := rand.New(rand.NewPCG(uint64(c), 9))
+		spec := randomSpec(r)
+		script := randomScript(r, 50+r.IntN(300))
+		var out []emitted
+		stepNo := 0
+		_, o := newOps(spec, recorder{step: &stepNo, out: &out}, nil, nil)
+		op := o.(*flow.SliceWindowOp[string, int64, int64])
+		type pending struct {
+			want []byte
+			done chan []byte
+		}
+		var snaps []pending
+		for i, s := range script {
+			stepNo = i
+			switch {
+			case s.restore || r.IntN(30) == 0:
+				var w flow.StateWriter
+				if err := op.SnapshotState(&w); err != nil {
+					t.Fatal(err)
+				}
+				f, err := op.SnapshotAsync(int64(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := pending{want: slices.Clone(w.Bytes()), done: make(chan []byte, 1)}
+				go func() {
+					var w flow.StateWriter
+					if err := f(&w); err != nil {
+						panic(err)
+					}
+					p.done <- w.Bytes()
+				}()
+				snaps = append(snaps, p)
+			case s.isWM:
+				op.Watermark(s.ts)
+			default:
+				op.Collect(s.ts, flow.Keyed[string, int64]{Key: s.key, Value: s.v})
+			}
+		}
+		for j, p := range snaps {
+			if got := <-p.done; !slices.Equal(got, p.want) {
+				t.Fatalf("case %d: snapshot %d: the asynchronous snapshot differs from the state at the barrier", c, j)
+			}
+		}
+	}
+}

@@ -1,0 +1,323 @@
+package flow
+
+import (
+	"hash/maphash"
+	"reflect"
+	"unsafe"
+)
+
+// keyTable maps the keys of a keyed operator to dense slots and holds a value of type V inline
+// with each key, so that an element's lookup ends at the cache line that holds its state: the
+// key (compared to confirm the match) and the operator's hottest data side by side.
+//
+// The index is open-addressed with linear probing over 8-byte entries (32 bits of the key's
+// hash as a tag, and the slot), indexed by the hash's top bits: a key group's keys share the
+// low bits (KeyGroup takes hash mod 128), so the top bits are the ones that spread a subtask's
+// keys. A lookup reads one index entry (a table of 16 bytes per key fits the caches far better
+// than the states) and then the slot's entry. Removal leaves a tombstone; the index is rebuilt
+// when tombstones and live entries fill three quarters of it.
+//
+// Entries live in chunks of ktChunkLen slots that are never moved, so slots and pointers into
+// them stay valid while the table grows. The chunks also make snapshots cheap: freeze returns
+// the current chunks and starts a new epoch, and the first write to a chunk of an older epoch
+// (at) copies it, leaving the frozen chunk untouched for a reader on another goroutine.
+type keyTable[K comparable, V any] struct {
+	idx    []ktIdx
+	shift  uint8 // 64 - log2(len(idx))
+	used   int   // index entries not empty: live and tombstones
+	n      int   // live keys
+	chunks []*ktChunk[K, V]
+	slots  int32 // slots handed out (the high-water mark)
+	free   []int32
+	epoch  uint32
+	hash   func(K) uint64
+	strKey bool   // K is a string: hashAll reads its bytes first
+	sink   uint64 // keeps the loads of hashAll and touch from being optimised away
+}
+
+const (
+	ktChunkBits = 10
+	ktChunkLen  = 1 << ktChunkBits
+	ktMinIdx    = 16
+	ktTomb      = 2 // the tag of a removed entry; live tags are odd, empty ones 0
+)
+
+type ktIdx struct {
+	tag  uint32
+	slot int32
+}
+
+type ktChunk[K comparable, V any] struct {
+	epoch uint32
+	e     [ktChunkLen]ktEnt[K, V]
+}
+
+type ktEnt[K comparable, V any] struct {
+	key K
+	val V
+}
+
+func ktTag(h uint64) uint32 { return uint32(h>>8) | 1 }
+
+// tableHash returns the hash the table uses for K: the deterministic key hash where it is cheap
+// (strings, numbers, booleans), the runtime's hash of comparable values otherwise. The table's
+// hash is never stored in a checkpoint.
+func tableHash[K comparable]() func(K) uint64 {
+	var z K
+	switch reflect.TypeOf(&z).Elem().Kind() {
+	case reflect.String, reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr,
+		reflect.Int32, reflect.Uint32, reflect.Int16, reflect.Uint16, reflect.Int8, reflect.Uint8,
+		reflect.Bool, reflect.Float64, reflect.Float32:
+		return KeyHasher[K]()
+	}
+	seed := maphash.MakeSeed()
+	return func(k K) uint64 { return maphash.Comparable(seed, k) }
+}
+
+func newKeyTable[K comparable, V any]() keyTable[K, V] {
+	var z K
+	return keyTable[K, V]{idx: make([]ktIdx, ktMinIdx), shift: 64 - 4, hash: tableHash[K](),
+		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String}
+}
+
+// hashAll hashes the keys of a batch into hs; for string keys, it first reads a byte of each
+// key, so that the loads of keys that are not cached overlap.
+func (t *keyTable[K, V]) hashAll(keys func(i int) *K, hs []uint64) {
+	if t.strKey {
+		var x byte
+		for i := range hs {
+			if s := *(*string)(unsafe.Pointer(keys(i))); len(s) > 0 {
+				x += *unsafe.StringData(s)
+			}
+		}
+		t.sink += uint64(x)
+	}
+	for i := range hs {
+		hs[i] = t.hash(*keys(i))
+	}
+}
+
+// len is the number of keys.
+func (t *keyTable[K, V]) len() int { return t.n }
+
+// find returns the key's slot.
+func (t *keyTable[K, V]) find(h uint64, k K) (int32, bool) {
+	mask := uint64(len(t.idx) - 1)
+	tag := ktTag(h)
+	for i := h >> t.shift; ; i = (i + 1) & mask {
+		x := t.idx[i]
+		if x.tag == tag && t.chunks[x.slot>>ktChunkBits].e[x.slot&(ktChunkLen-1)].key == k {
+			return x.slot, true
+		}
+		if x.tag == 0 {
+			return 0, false
+		}
+	}
+}
+
+// add inserts a key that is not in the table and returns its slot, whose value is zero.
+func (t *keyTable[K, V]) add(h uint64, k K) int32 {
+	if (t.used+1)*4 > len(t.idx)*3 {
+		t.rebuild()
+	}
+	var s int32
+	if n := len(t.free); n > 0 {
+		s = t.free[n-1]
+		t.free = t.free[:n-1]
+	} else {
+		s = t.slots
+		if int(s>>ktChunkBits) == len(t.chunks) {
+			t.chunks = append(t.chunks, &ktChunk[K, V]{epoch: t.epoch})
+		}
+		t.slots++
+	}
+	t.at(s).key = k
+	t.place(h, s)
+	t.n++
+	return s
+}
+
+// place puts slot s in the index, in the first free or removed entry of its probe sequence.
+func (t *keyTable[K, V]) place(h uint64, s int32) {
+	mask := uint64(len(t.idx) - 1)
+	for i := h >> t.shift; ; i = (i + 1) & mask {
+		if x := &t.idx[i]; x.tag&1 == 0 {
+			if x.tag == 0 {
+				t.used++
+			}
+			*x = ktIdx{tag: ktTag(h), slot: s}
+			return
+		}
+	}
+}
+
+// rebuild rehashes the live keys into an index sized for them (dropping the tombstones).
+func (t *keyTable[K, V]) rebuild() {
+	size := ktMinIdx
+	for size < (t.n+1)*2 { // at most half full after a rebuild: room to grow to 3/4
+		size *= 2
+	}
+	old := t.idx
+	t.idx = make([]ktIdx, size)
+	t.shift = 64
+	for s := size; s > 1; s >>= 1 {
+		t.shift--
+	}
+	t.used = 0
+	for _, x := range old {
+		if x.tag&1 == 1 {
+			t.place(t.hash(t.chunks[x.slot>>ktChunkBits].e[x.slot&(ktChunkLen-1)].key), x.slot)
+		}
+	}
+}
+
+// remove deletes the key in slot s and frees the slot; its entry is zeroed.
+func (t *keyTable[K, V]) remove(s int32) {
+	e := t.at(s)
+	h := t.hash(e.key)
+	mask := uint64(len(t.idx) - 1)
+	for i := h >> t.shift; ; i = (i + 1) & mask {
+		x := &t.idx[i]
+		if x.tag&1 == 1 && x.slot == s {
+			if t.idx[(i+1)&mask].tag == 0 { // the end of a probe run: no tombstone needed
+				*x = ktIdx{}
+				t.used--
+				for j := (i - 1) & mask; t.idx[j].tag == ktTomb; j = (j - 1) & mask {
+					t.idx[j] = ktIdx{}
+					t.used--
+				}
+			} else {
+				*x = ktIdx{tag: ktTomb}
+			}
+			break
+		}
+		if x.tag == 0 {
+			panic("flow: keyTable.remove of a slot not in the index")
+		}
+	}
+	*e = ktEnt[K, V]{}
+	t.free = append(t.free, s)
+	t.n--
+}
+
+// at returns slot s's entry for reading and writing: a chunk frozen by a snapshot is copied
+// first.
+func (t *keyTable[K, V]) at(s int32) *ktEnt[K, V] {
+	c := t.chunks[s>>ktChunkBits]
+	if c.epoch != t.epoch {
+		c = t.thaw(s >> ktChunkBits)
+	}
+	return &c.e[s&(ktChunkLen-1)]
+}
+
+func (t *keyTable[K, V]) thaw(ci int32) *ktChunk[K, V] {
+	c := new(ktChunk[K, V])
+	*c = *t.chunks[ci]
+	c.epoch = t.epoch
+	t.chunks[ci] = c
+	return c
+}
+
+// each calls f for every live slot, in index order.
+func (t *keyTable[K, V]) each(f func(s int32)) {
+	for _, x := range t.idx {
+		if x.tag&1 == 1 {
+			f(x.slot)
+		}
+	}
+}
+
+// freeze returns a view of every entry as it is now, which later writes do not change: the
+// caller may read it on another goroutine. Free slots have zero entries.
+func (t *keyTable[K, V]) freeze() ktView[K, V] {
+	v := ktView[K, V]{chunks: append([]*ktChunk[K, V](nil), t.chunks...), slots: t.slots}
+	t.epoch++
+	return v
+}
+
+// view returns the entries as they are, for a reader on the table's goroutine that is done
+// before the next write.
+func (t *keyTable[K, V]) view() ktView[K, V] { return ktView[K, V]{chunks: t.chunks, slots: t.slots} }
+
+// ktView is a frozen copy of a keyTable's entries.
+type ktView[K comparable, V any] struct {
+	chunks []*ktChunk[K, V]
+	slots  int32
+}
+
+func (v *ktView[K, V]) at(s int32) *ktEnt[K, V] {
+	return &v.chunks[s>>ktChunkBits].e[s&(ktChunkLen-1)]
+}
+
+// cowArray is a growable array in never-moving chunks with the same copy-on-write freezing as
+// keyTable, for state kept beside a table's entries.
+type cowArray[T any] struct {
+	chunks []*cowChunk[T]
+	n      int32
+	free   []int32
+	epoch  uint32
+}
+
+type cowChunk[T any] struct {
+	epoch uint32
+	e     [ktChunkLen]T
+}
+
+// alloc returns a free index; its element is zero.
+func (a *cowArray[T]) alloc() int32 {
+	if n := len(a.free); n > 0 {
+		i := a.free[n-1]
+		a.free = a.free[:n-1]
+		return i
+	}
+	i := a.n
+	if int(i>>ktChunkBits) == len(a.chunks) {
+		a.chunks = append(a.chunks, &cowChunk[T]{epoch: a.epoch})
+	}
+	a.n++
+	return i
+}
+
+// at returns element i for reading and writing, copying a frozen chunk first.
+func (a *cowArray[T]) at(i int32) *T {
+	c := a.chunks[i>>ktChunkBits]
+	if c.epoch != a.epoch {
+		nc := new(cowChunk[T])
+		*nc = *c
+		nc.epoch = a.epoch
+		a.chunks[i>>ktChunkBits] = nc
+		c = nc
+	}
+	return &c.e[i&(ktChunkLen-1)]
+}
+
+func (a *cowArray[T]) freeze() cowView[T] {
+	v := cowView[T]{chunks: append([]*cowChunk[T](nil), a.chunks...)}
+	a.epoch++
+	return v
+}
+
+// view returns the elements as they are, for a reader on the array's goroutine that is done
+// before the next write.
+func (a *cowArray[T]) view() cowView[T] { return cowView[T]{chunks: a.chunks} }
+
+// cowView is a frozen copy of a cowArray.
+type cowView[T any] struct{ chunks []*cowChunk[T] }
+
+func (v *cowView[T]) at(i int32) *T { return &v.chunks[i>>ktChunkBits].e[i&(ktChunkLen-1)] }
+
+// touch reads the index entries of the hashes, then the entries they point to, and returns a
+// value depending on them: loads issued in a row overlap their cache misses, where lookups one
+// after the other would each wait for theirs. Callers process the keys right after.
+func (t *keyTable[K, V]) touch(hs []uint64) {
+	var x uint64
+	for _, h := range hs {
+		x += uint64(t.idx[h>>t.shift].tag)
+	}
+	for _, h := range hs {
+		if i := t.idx[h>>t.shift]; i.tag == ktTag(h) {
+			x += uint64(*(*uint8)(unsafe.Pointer(&t.chunks[i.slot>>ktChunkBits].e[i.slot&(ktChunkLen-1)])))
+		}
+	}
+	t.sink += x
+}
