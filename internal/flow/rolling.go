@@ -1,11 +1,9 @@
 package flow
 
 import (
-	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/sluicehq/sluice/agg"
 	"github.com/sluicehq/sluice/window"
@@ -76,9 +74,9 @@ type RollingOp[K comparable, In, V any] struct {
 	// State holds the UID and the codecs of keys and elements for checkpoints.
 	State StateCodecs[K, In]
 
-	index   map[K]int32
-	keys    []K // by slot
-	free    []int32
+	tab     keyTable[K, struct{}]      // key → slot
+	slots   []int32                    // scratch: the slots of a group of elements
+	sorted  []rollRec[K, In]           // scratch: a bucket being sorted
 	pending TimerQueue[rollRec[K, In]] // elements of buckets the watermark has not reached, by bucket
 	near    TimerQueue[rollRec[K, In]] // elements of the watermark's bucket (or earlier), by ts
 	expiry  TimerQueue[int32]          // one chained timer per slot
@@ -106,11 +104,11 @@ func (o *RollingOp[K, In, V]) Init() {
 		panic(fmt.Sprintf("flow: RollingOp %q needs Range >= 1 and a Store", o.Name))
 	}
 	o.Ctl = NewCtl()
-	o.index = make(map[K]int32)
+	o.tab = newKeyTable[K, struct{}]()
 }
 
 // Keys is the number of keys holding state.
-func (o *RollingOp[K, In, V]) Keys() int { return len(o.index) }
+func (o *RollingOp[K, In, V]) Keys() int { return o.tab.len() }
 
 // Pending is the number of elements waiting for the watermark.
 func (o *RollingOp[K, In, V]) Pending() int { return o.pending.Len() + o.near.Len() }
@@ -142,28 +140,42 @@ func (o *RollingOp[K, In, V]) late(ts int64, r Keyed[K, In]) {
 }
 
 // slotFor returns the key's slot, opening one (with its expiry timer) for a new key.
-func (o *RollingOp[K, In, V]) slotFor(k K, t int64) int32 {
-	if s, ok := o.index[k]; ok {
+func (o *RollingOp[K, In, V]) slotFor(k K, h uint64, t int64) int32 {
+	if s, ok := o.tab.find(h, k); ok {
 		return s
 	}
-	s := o.open(k)
+	s := o.open(k, h)
 	o.expiry.Add(o.expiryTime(t), s)
 	return s
 }
 
-func (o *RollingOp[K, In, V]) open(k K) int32 {
-	var s int32
-	if n := len(o.free); n > 0 {
-		s = o.free[n-1]
-		o.free = o.free[:n-1]
-		o.keys[s] = k
-	} else {
-		s = int32(len(o.keys))
-		o.keys = append(o.keys, k)
-	}
-	o.index[k] = s
+func (o *RollingOp[K, In, V]) open(k K, h uint64) int32 {
+	s := o.tab.add(h, k)
 	o.Store.Open(s)
 	return s
+}
+
+// resolve finds (or opens) the slots of sorted elements, a group at a time: it hashes the
+// group's keys and touches their entries, then their states in the store, before the elements
+// are processed, so that the cache misses of a group overlap instead of following one another.
+// It has no visible effect but opening the slots of new keys, in the order process would.
+func (o *RollingOp[K, In, V]) resolve(recs []rollRec[K, In]) {
+	var hs [batchGroup]uint64
+	pf, _ := o.Store.(rollToucher)
+	for len(recs) > 0 {
+		g := recs[:min(len(recs), batchGroup)]
+		o.tab.hashAll(func(i int) *K { return &g[i].key }, hs[:len(g)])
+		o.tab.touch(hs[:len(g)])
+		o.slots = o.slots[:0]
+		for i := range g {
+			g[i].slot = o.slotFor(g[i].key, hs[i], g[i].ts)
+			o.slots = append(o.slots, g[i].slot)
+		}
+		if pf != nil {
+			o.tab.sink += pf.touch(o.slots)
+		}
+		recs = recs[len(g):]
+	}
 }
 
 // Watermark processes the elements it passes in timestamp order, drops expired keys, and
@@ -183,13 +195,14 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 			break
 		}
 		o.processNear(b << rollShift) // near holds only earlier buckets: they come first
-		slices.SortFunc(recs, func(x, y rollRec[K, In]) int { return cmp.Compare(x.ts, y.ts) })
+		o.sortBucket(recs)
+		o.resolve(recs)
 		for i := 0; i < len(recs); {
 			j := i + 1
 			for j < len(recs) && recs[j].ts == recs[i].ts {
 				j++
 			}
-			o.process(recs[i].ts, recs[i:j])
+			o.process(recs[i].ts, recs[i:j], true)
 			i = j
 		}
 		o.pending.Recycle(recs)
@@ -198,7 +211,7 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 		o.processNear(MaxTime)
 		if o.near.Len() > 0 && o.near.Next() == MaxTime {
 			t, recs := o.near.Pop()
-			o.process(t, recs)
+			o.process(t, recs, false)
 			o.near.Recycle(recs)
 		}
 	} else {
@@ -215,26 +228,56 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	o.Late.Watermark(wm)
 }
 
+// sortBucket sorts the elements of one pending bucket by timestamp, stably (elements with
+// equal timestamps stay in arrival order, as in near): a counting sort on the timestamp's offset
+// in the bucket.
+func (o *RollingOp[K, In, V]) sortBucket(recs []rollRec[K, In]) {
+	const mask = 1<<rollShift - 1
+	var at [1 << rollShift]int32
+	for i := range recs {
+		at[recs[i].ts&mask]++
+	}
+	n := int32(0)
+	for i, c := range at {
+		at[i] = n
+		n += c
+	}
+	if cap(o.sorted) < len(recs) {
+		o.sorted = make([]rollRec[K, In], len(recs))
+	}
+	out := o.sorted[:len(recs)]
+	for i := range recs {
+		j := &at[recs[i].ts&mask]
+		out[*j] = recs[i]
+		*j++
+	}
+	copy(recs, out)
+	clear(out)
+}
+
 // processNear processes the elements of near with timestamps before end.
 func (o *RollingOp[K, In, V]) processNear(end int64) {
 	for o.near.Len() > 0 && o.near.Next() < end {
 		t, recs := o.near.Pop()
-		o.process(t, recs)
+		o.process(t, recs, false)
 		o.near.Recycle(recs)
 	}
 }
 
 // process handles the elements with timestamp t, of any keys: first every element joins its
 // key's range, then each gets its result, so that peers see each other. Buckets are processed in
-// order and sorted, so every key sees its elements in timestamp order.
-func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In]) {
+// order and sorted, so every key sees its elements in timestamp order. Resolved says that
+// resolve has set the elements' slots.
+func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In], resolved bool) {
 	cutoff := t - o.Range
 	if cutoff > t {
 		cutoff = MinTime // t-Range overflowed
 	}
 	for i := range recs {
 		r := &recs[i]
-		r.slot = o.slotFor(r.key, t)
+		if !resolved {
+			r.slot = o.slotFor(r.key, o.tab.hash(r.key), t)
+		}
 		r.ok = o.add(t, cutoff, r)
 	}
 	for i := range recs {
@@ -278,10 +321,7 @@ func (o *RollingOp[K, In, V]) expire(slot int32, wm int64) {
 		}
 	}
 	o.Store.Reset(slot)
-	delete(o.index, o.keys[slot])
-	var zero K
-	o.keys[slot] = zero
-	o.free = append(o.free, slot)
+	o.tab.remove(slot)
 }
 
 // ProcTime forwards: rolling aggregates run on event time only.
@@ -420,6 +460,26 @@ func (s *sumState[N]) reset() {
 	s.sum, s.evicted = 0, 0
 }
 
+// rollToucher is implemented by stores that can touch the states of slots ahead of use (see
+// RollingOp.resolve); it returns a value depending on the loads.
+type rollToucher interface {
+	touch(slots []int32) uint64
+}
+
+// touchRings touches each slot's state, then the front of its ring.
+func touchRings[S any, E any](st rollSlots[S], slots []int32, ring func(*S) *rollRing[E]) uint64 {
+	var x uint64
+	for _, s := range slots {
+		x += uint64(ring(&st[s]).n)
+	}
+	for _, s := range slots {
+		if r := ring(&st[s]); r.n > 0 {
+			x += uint64(r.front().ts)
+		}
+	}
+	return x
+}
+
 type sumStore[In any, N agg.Number] struct {
 	f     func(In) N
 	float bool
@@ -438,6 +498,9 @@ func (s *sumStore[In, N]) Evict(slot int32, cutoff int64) { s.s[slot].evict(cuto
 func (s *sumStore[In, N]) Result(slot int32) N            { return s.s[slot].sum }
 func (s *sumStore[In, N]) Newest(slot int32) int64        { return s.s[slot].r.newest() }
 func (s *sumStore[In, N]) Reset(slot int32)               { s.s[slot].reset() }
+func (s *sumStore[In, N]) touch(slots []int32) uint64 {
+	return touchRings(s.s, slots, func(st *sumState[N]) *rollRing[N] { return &st.r })
+}
 
 type countStore[In any] struct{ s rollSlots[rollRing[struct{}]] }
 
@@ -457,6 +520,9 @@ func (s *countStore[In]) Evict(slot int32, cutoff int64) {
 func (s *countStore[In]) Result(slot int32) int64 { return int64(s.s[slot].n) }
 func (s *countStore[In]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *countStore[In]) Reset(slot int32)        { s.s[slot].reset() }
+func (s *countStore[In]) touch(slots []int32) uint64 {
+	return touchRings(s.s, slots, func(r *rollRing[struct{}]) *rollRing[struct{}] { return r })
+}
 
 type avgStore[In any] struct {
 	f func(In) float64
@@ -478,6 +544,9 @@ func (s *avgStore[In]) Result(slot int32) float64 {
 }
 func (s *avgStore[In]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
 func (s *avgStore[In]) Reset(slot int32)        { s.s[slot].reset() }
+func (s *avgStore[In]) touch(slots []int32) uint64 {
+	return touchRings(s.s, slots, func(st *sumState[float64]) *rollRing[float64] { return &st.r })
+}
 
 // extremeStore keeps a monotonic deque per key: the values that may still become the extreme
 // once older ones leave the range, so its front is the minimum (maximum) and each value is
@@ -520,6 +589,9 @@ func (s *extremeStore[In, N]) Evict(slot int32, cutoff int64) {
 func (s *extremeStore[In, N]) Result(slot int32) N     { return s.s[slot].front().v }
 func (s *extremeStore[In, N]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *extremeStore[In, N]) Reset(slot int32)        { s.s[slot].reset() }
+func (s *extremeStore[In, N]) touch(slots []int32) uint64 {
+	return touchRings(s.s, slots, func(r *rollRing[N]) *rollRing[N] { return r })
+}
 
 // distinctState keeps the values in range and how many times each occurs.
 type distinctState[D comparable] struct {
@@ -586,11 +658,12 @@ func (o *RollingOp[K, In, V]) SnapshotState(w *StateWriter) error {
 		return o.State.Err
 	}
 	var rec []byte
-	for k, slot := range o.index {
+	o.tab.each(func(slot int32) {
+		k := o.tab.at(slot).key
 		rec = o.State.Key.Append(append(rec[:0], rollKeyState), k)
 		rec = o.Store.AppendState(rec, slot)
 		w.Put(KeyGroup(o.State.Hash(k), DefaultMaxParallelism), rec)
-	}
+	})
 	each := func(_ int64, r rollRec[K, In]) {
 		rec = o.State.Key.Append(append(rec[:0], rollPending), r.key)
 		rec = binary.AppendVarint(rec, r.ts)
@@ -619,10 +692,11 @@ func (o *RollingOp[K, In, V]) RestoreState(r *StateReader) error {
 		rest := rec[1+n:]
 		switch kind {
 		case rollKeyState:
-			if _, dup := o.index[k]; dup {
+			h := o.tab.hash(k)
+			if _, dup := o.tab.find(h, k); dup {
 				return fmt.Errorf("%w: two rolling states for one key", ErrCorruptState)
 			}
-			slot := o.open(k)
+			slot := o.open(k, h)
 			if _, err := o.Store.DecodeState(slot, rest); err != nil {
 				return fmt.Errorf("%w: rolling state: %v", ErrCorruptState, err)
 			}
