@@ -57,7 +57,13 @@ type ktEnt[K comparable, V any] struct {
 	val V
 }
 
-func ktTag(h uint64) uint32 { return uint32(h>>8) | 1 }
+// ktTag is the top half of the hash (its lowest bit set): it holds the bits that place the key
+// in the index (the index has at most 2^31 entries), so a rebuild needs neither the key nor its
+// hash, and what tells apart keys in one probe run are the tag's remaining bits.
+func ktTag(h uint64) uint32 { return uint32(h>>32) | 1 }
+
+// ktHome is where the probe run of a key with tag tag starts in an index of 64-shift bits.
+func ktHome(tag uint32, shift uint8) uint64 { return uint64(tag) << 32 >> shift }
 
 // tableHash returns the hash the table uses for K: the deterministic key hash where it is cheap
 // (strings, numbers, booleans), the runtime's hash of comparable values otherwise. The table's
@@ -138,14 +144,16 @@ func (t *keyTable[K, V]) add(h uint64, k K) int32 {
 }
 
 // place puts slot s in the index, in the first free or removed entry of its probe sequence.
-func (t *keyTable[K, V]) place(h uint64, s int32) {
+func (t *keyTable[K, V]) place(h uint64, s int32) { t.placeTag(ktTag(h), s) }
+
+func (t *keyTable[K, V]) placeTag(tag uint32, s int32) {
 	mask := uint64(len(t.idx) - 1)
-	for i := h >> t.shift; ; i = (i + 1) & mask {
+	for i := ktHome(tag, t.shift); ; i = (i + 1) & mask {
 		if x := &t.idx[i]; x.tag&1 == 0 {
 			if x.tag == 0 {
 				t.used++
 			}
-			*x = ktIdx{tag: ktTag(h), slot: s}
+			*x = ktIdx{tag: tag, slot: s}
 			return
 		}
 	}
@@ -157,6 +165,9 @@ func (t *keyTable[K, V]) rebuild() {
 	for size < (t.n+1)*2 { // at most half full after a rebuild: room to grow to 3/4
 		size *= 2
 	}
+	if size > 1<<31 {
+		panic("flow: more than 2^30 keys in one operator")
+	}
 	old := t.idx
 	t.idx = make([]ktIdx, size)
 	t.shift = 64
@@ -166,7 +177,7 @@ func (t *keyTable[K, V]) rebuild() {
 	t.used = 0
 	for _, x := range old {
 		if x.tag&1 == 1 {
-			t.place(t.hash(t.chunks[x.slot>>ktChunkBits].e[x.slot&(ktChunkLen-1)].key), x.slot)
+			t.placeTag(x.tag, x.slot)
 		}
 	}
 }
@@ -278,6 +289,9 @@ func (a *cowArray[T]) alloc() int32 {
 	return i
 }
 
+// peek returns element i for reading only (it may belong to a frozen chunk).
+func (a *cowArray[T]) peek(i int32) *T { return &a.chunks[i>>ktChunkBits].e[i&(ktChunkLen-1)] }
+
 // at returns element i for reading and writing, copying a frozen chunk first.
 func (a *cowArray[T]) at(i int32) *T {
 	c := a.chunks[i>>ktChunkBits]
@@ -306,18 +320,33 @@ type cowView[T any] struct{ chunks []*cowChunk[T] }
 
 func (v *cowView[T]) at(i int32) *T { return &v.chunks[i>>ktChunkBits].e[i&(ktChunkLen-1)] }
 
-// touch reads the index entries of the hashes, then the entries they point to, and returns a
-// value depending on them: loads issued in a row overlap their cache misses, where lookups one
-// after the other would each wait for theirs. Callers process the keys right after.
-func (t *keyTable[K, V]) touch(hs []uint64) {
+// touch reads the index entries of the hashes, then the entries they point to: loads issued in
+// a row overlap their cache misses, where lookups one after the other would each wait for
+// theirs. Callers process the keys right after. It sets cand[i] to the slot whose entry it read
+// for hs[i] (the key's slot unless two keys share a tag), or -1.
+func (t *keyTable[K, V]) touch(hs []uint64, cand []int32) {
 	var x uint64
 	for _, h := range hs {
 		x += uint64(t.idx[h>>t.shift].tag)
 	}
-	for _, h := range hs {
-		if i := t.idx[h>>t.shift]; i.tag == ktTag(h) {
-			x += uint64(*(*uint8)(unsafe.Pointer(&t.chunks[i.slot>>ktChunkBits].e[i.slot&(ktChunkLen-1)])))
+	mask := uint64(len(t.idx) - 1)
+	for i, h := range hs {
+		cand[i] = -1
+		tag := ktTag(h)
+		for j, n := h>>t.shift, 0; n < 8; j, n = (j+1)&mask, n+1 { // the probe run, most often 1 entry
+			if e := t.idx[j]; e.tag == tag {
+				cand[i] = e.slot
+				x += uint64(*(*uint8)(unsafe.Pointer(t.peek(e.slot))))
+				break
+			} else if e.tag == 0 {
+				break
+			}
 		}
 	}
 	t.sink += x
+}
+
+// peek returns slot s's entry for reading only (it may belong to a frozen chunk).
+func (t *keyTable[K, V]) peek(s int32) *ktEnt[K, V] {
+	return &t.chunks[s>>ktChunkBits].e[s&(ktChunkLen-1)]
 }

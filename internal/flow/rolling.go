@@ -161,11 +161,12 @@ func (o *RollingOp[K, In, V]) open(k K, h uint64) int32 {
 // It has no visible effect but opening the slots of new keys, in the order process would.
 func (o *RollingOp[K, In, V]) resolve(recs []rollRec[K, In]) {
 	var hs [batchGroup]uint64
+	var cand [batchGroup]int32
 	pf, _ := o.Store.(rollToucher)
 	for len(recs) > 0 {
 		g := recs[:min(len(recs), batchGroup)]
 		o.tab.hashAll(func(i int) *K { return &g[i].key }, hs[:len(g)])
-		o.tab.touch(hs[:len(g)])
+		o.tab.touch(hs[:len(g)], cand[:len(g)])
 		o.slots = o.slots[:0]
 		for i := range g {
 			g[i].slot = o.slotFor(g[i].key, hs[i], g[i].ts)

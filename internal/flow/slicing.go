@@ -229,15 +229,51 @@ const batchGroup = 32
 // their state, so that the group's cache misses overlap instead of following one another.
 func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 	var hs [batchGroup]uint64
+	var cand [batchGroup]int32
 	for len(recs) > 0 {
 		g := recs[:min(len(recs), batchGroup)]
 		o.tab.hashAll(func(i int) *K { return &g[i].V.Key }, hs[:len(g)])
-		o.tab.touch(hs[:len(g)])
+		o.tab.touch(hs[:len(g)], cand[:len(g)])
+		o.touchExt(cand[:len(g)])
 		for i := range g {
 			o.collect(g[i].TS, g[i].V, hs[i])
 		}
 		recs = recs[len(g):]
 	}
+}
+
+// touchSlots reads the entries of a group of slots, then their other state, so that the cache
+// misses of a group of wakes overlap (see CollectBatch).
+func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
+	var x uint64
+	for _, s := range slots {
+		x += uint64(o.tab.peek(s).val.ext)
+	}
+	o.tab.sink += x
+	o.touchExt(slots)
+}
+
+// touchExt reads the other state of the slots whose entries hold any (slots of -1 are skipped),
+// then the oldest of their older slices.
+func (o *SliceWindowOp[K, In, Acc]) touchExt(slots []int32) {
+	var x uint64
+	for _, s := range slots {
+		if s >= 0 {
+			if i := o.tab.peek(s).val.ext; i > 0 {
+				x += uint64(len(o.ext.peek(i - 1).older))
+			}
+		}
+	}
+	for _, s := range slots {
+		if s >= 0 {
+			if i := o.tab.peek(s).val.ext; i > 0 {
+				if older := o.ext.peek(i - 1).older; len(older) > 0 {
+					x += uint64(older[0].start)
+				}
+			}
+		}
+	}
+	o.tab.sink += x
 }
 
 func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) {
@@ -434,8 +470,12 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 	}
 	for o.wakes.Len() > 0 && o.wakes.Next() <= wm {
 		t, slots := o.wakes.Pop()
-		for _, s := range slots {
-			o.wake(s, t)
+		for i := 0; i < len(slots); i += batchGroup {
+			g := slots[i:min(len(slots), i+batchGroup)]
+			o.touchSlots(g)
+			for _, s := range g {
+				o.wake(s, t)
+			}
 		}
 		o.wakes.Recycle(slots)
 	}
