@@ -31,8 +31,7 @@ type keyTable[K comparable, V any] struct {
 	free   []int32
 	epoch  uint32
 	hash   func(K) uint64
-	strKey bool   // K is a string: hashAll reads its bytes first
-	sink   uint64 // keeps the loads of hashAll and touch from being optimised away
+	strKey bool // K is a string: hashAll reads its bytes first
 }
 
 const (
@@ -47,9 +46,11 @@ type ktIdx struct {
 	slot int32
 }
 
+// ktChunk is a chunk of entries. The entries come first: a chunk is a large allocation, which
+// starts on a page, so entries of 64 bytes each sit in one cache line.
 type ktChunk[K comparable, V any] struct {
-	epoch uint32
 	e     [ktChunkLen]ktEnt[K, V]
+	epoch uint32
 }
 
 type ktEnt[K comparable, V any] struct {
@@ -89,17 +90,21 @@ func newKeyTable[K comparable, V any]() keyTable[K, V] {
 // hashAll hashes the keys of a batch into hs; for string keys, it first reads a byte of each
 // key, so that the loads of keys that are not cached overlap.
 func (t *keyTable[K, V]) hashAll(keys func(i int) *K, hs []uint64) {
-	if t.strKey {
-		var x byte
-		for i := range hs {
-			if s := *(*string)(unsafe.Pointer(keys(i))); len(s) > 0 {
-				x += *unsafe.StringData(s)
-			}
-		}
-		t.sink += uint64(x)
-	}
+	t.touchKeys(keys, len(hs))
 	for i := range hs {
 		hs[i] = t.hash(*keys(i))
+	}
+}
+
+// touchKeys prefetches the bytes of n string keys (nothing for other types).
+func (t *keyTable[K, V]) touchKeys(keys func(i int) *K, n int) {
+	if !t.strKey {
+		return
+	}
+	for i := range n {
+		if s := *(*string)(unsafe.Pointer(keys(i))); len(s) > 0 {
+			prefetch(uintptr(unsafe.Pointer(unsafe.StringData(s))))
+		}
 	}
 }
 
@@ -270,8 +275,8 @@ type cowArray[T any] struct {
 }
 
 type cowChunk[T any] struct {
+	e     [ktChunkLen]T // first, as in ktChunk
 	epoch uint32
-	e     [ktChunkLen]T
 }
 
 // alloc returns a free index; its element is zero.
@@ -320,15 +325,36 @@ type cowView[T any] struct{ chunks []*cowChunk[T] }
 
 func (v *cowView[T]) at(i int32) *T { return &v.chunks[i>>ktChunkBits].e[i&(ktChunkLen-1)] }
 
-// touch reads the index entries of the hashes, then the entries they point to: loads issued in
-// a row overlap their cache misses, where lookups one after the other would each wait for
-// theirs. Callers process the keys right after. It sets cand[i] to the slot whose entry it read
-// for hs[i] (the key's slot unless two keys share a tag), or -1.
+// touch prefetches the index entries of the hashes, then the entries they point to: prefetches
+// issued in a row overlap their cache misses, where lookups one after the other would each wait
+// for theirs. Callers process the keys right after. It sets cand[i] to the slot whose entry it
+// fetched for hs[i] (the key's slot unless two keys share a tag), or -1.
 func (t *keyTable[K, V]) touch(hs []uint64, cand []int32) {
-	var x uint64
-	for _, h := range hs {
-		x += uint64(t.idx[h>>t.shift].tag)
+	t.touchIdx(hs, cand)
+	for _, s := range cand {
+		if s >= 0 {
+			t.touchEnt(s)
+		}
 	}
+}
+
+// touchIdx prefetches the index entries of the hashes and sets cand as touch does, without
+// fetching the entries.
+func (t *keyTable[K, V]) touchIdx(hs []uint64, cand []int32) {
+	t.touchHomes(hs)
+	t.candidates(hs, cand)
+}
+
+// touchHomes prefetches the index entries where the hashes' probe runs start.
+func (t *keyTable[K, V]) touchHomes(hs []uint64) {
+	for _, h := range hs {
+		prefetch(uintptr(unsafe.Pointer(&t.idx[h>>t.shift])))
+	}
+}
+
+// candidates sets cand[i] to the slot of the first index entry in the probe run of hs[i] whose
+// tag matches (the key's slot unless two keys share a tag), or -1.
+func (t *keyTable[K, V]) candidates(hs []uint64, cand []int32) {
 	mask := uint64(len(t.idx) - 1)
 	for i, h := range hs {
 		cand[i] = -1
@@ -336,15 +362,16 @@ func (t *keyTable[K, V]) touch(hs []uint64, cand []int32) {
 		for j, n := h>>t.shift, 0; n < 8; j, n = (j+1)&mask, n+1 { // the probe run, most often 1 entry
 			if e := t.idx[j]; e.tag == tag {
 				cand[i] = e.slot
-				x += uint64(*(*uint8)(unsafe.Pointer(t.peek(e.slot))))
 				break
 			} else if e.tag == 0 {
 				break
 			}
 		}
 	}
-	t.sink += x
 }
+
+// touchEnt prefetches slot s's entry.
+func (t *keyTable[K, V]) touchEnt(s int32) { prefetch(uintptr(unsafe.Pointer(t.peek(s)))) }
 
 // peek returns slot s's entry for reading only (it may belong to a frozen chunk).
 func (t *keyTable[K, V]) peek(s int32) *ktEnt[K, V] {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/agg"
 	"github.com/sluicehq/sluice/window"
@@ -75,7 +76,6 @@ type RollingOp[K comparable, In, V any] struct {
 	State StateCodecs[K, In]
 
 	tab     keyTable[K, struct{}]      // key → slot
-	slots   []int32                    // scratch: the slots of a group of elements
 	sorted  []rollRec[K, In]           // scratch: a bucket being sorted
 	pending TimerQueue[rollRec[K, In]] // elements of buckets the watermark has not reached, by bucket
 	near    TimerQueue[rollRec[K, In]] // elements of the watermark's bucket (or earlier), by ts
@@ -156,9 +156,10 @@ func (o *RollingOp[K, In, V]) open(k K, h uint64) int32 {
 }
 
 // resolve finds (or opens) the slots of sorted elements, a group at a time: it hashes the
-// group's keys and touches their entries, then their states in the store, before the elements
-// are processed, so that the cache misses of a group overlap instead of following one another.
-// It has no visible effect but opening the slots of new keys, in the order process would.
+// group's keys and touches their index entries, then their entries and their states in the
+// store together, then the states' buffers, before the elements are processed, so that the
+// cache misses of a group overlap instead of following one another. It has no visible effect
+// but opening the slots of new keys, in the order process would.
 func (o *RollingOp[K, In, V]) resolve(recs []rollRec[K, In]) {
 	var hs [batchGroup]uint64
 	var cand [batchGroup]int32
@@ -166,14 +167,24 @@ func (o *RollingOp[K, In, V]) resolve(recs []rollRec[K, In]) {
 	for len(recs) > 0 {
 		g := recs[:min(len(recs), batchGroup)]
 		o.tab.hashAll(func(i int) *K { return &g[i].key }, hs[:len(g)])
-		o.tab.touch(hs[:len(g)], cand[:len(g)])
-		o.slots = o.slots[:0]
-		for i := range g {
-			g[i].slot = o.slotFor(g[i].key, hs[i], g[i].ts)
-			o.slots = append(o.slots, g[i].slot)
+		o.tab.touchIdx(hs[:len(g)], cand[:len(g)])
+		for _, s := range cand[:len(g)] {
+			if s >= 0 {
+				o.tab.touchEnt(s)
+				if pf != nil {
+					pf.touchState(s)
+				}
+			}
 		}
 		if pf != nil {
-			o.tab.sink += pf.touch(o.slots)
+			for _, s := range cand[:len(g)] {
+				if s >= 0 {
+					pf.touchBuf(s)
+				}
+			}
+		}
+		for i := range g {
+			g[i].slot = o.slotFor(g[i].key, hs[i], g[i].ts)
 		}
 		recs = recs[len(g):]
 	}
@@ -461,24 +472,23 @@ func (s *sumState[N]) reset() {
 	s.sum, s.evicted = 0, 0
 }
 
-// rollToucher is implemented by stores that can touch the states of slots ahead of use (see
-// RollingOp.resolve); it returns a value depending on the loads.
+// rollToucher is implemented by stores that can fetch the state of a slot ahead of use (see
+// RollingOp.resolve): touchState prefetches the slot's entry in the store's array, touchBuf
+// (once it has arrived) the front of its buffer (where Evict reads) and the entry after its back
+// (where Add writes).
 type rollToucher interface {
-	touch(slots []int32) uint64
+	touchState(slot int32)
+	touchBuf(slot int32)
 }
 
-// touchRings touches each slot's state, then the front of its ring.
-func touchRings[S any, E any](st rollSlots[S], slots []int32, ring func(*S) *rollRing[E]) uint64 {
-	var x uint64
-	for _, s := range slots {
-		x += uint64(ring(&st[s]).n)
+func touchRing[E any](r *rollRing[E]) {
+	if r.n == 0 {
+		return
 	}
-	for _, s := range slots {
-		if r := ring(&st[s]); r.n > 0 {
-			x += uint64(r.front().ts)
-		}
+	prefetch(uintptr(unsafe.Pointer(r.front())))
+	if r.n < len(r.buf) {
+		prefetch(uintptr(unsafe.Pointer(&r.buf[(r.head+r.n)&(len(r.buf)-1)])))
 	}
-	return x
 }
 
 type sumStore[In any, N agg.Number] struct {
@@ -499,9 +509,8 @@ func (s *sumStore[In, N]) Evict(slot int32, cutoff int64) { s.s[slot].evict(cuto
 func (s *sumStore[In, N]) Result(slot int32) N            { return s.s[slot].sum }
 func (s *sumStore[In, N]) Newest(slot int32) int64        { return s.s[slot].r.newest() }
 func (s *sumStore[In, N]) Reset(slot int32)               { s.s[slot].reset() }
-func (s *sumStore[In, N]) touch(slots []int32) uint64 {
-	return touchRings(s.s, slots, func(st *sumState[N]) *rollRing[N] { return &st.r })
-}
+func (s *sumStore[In, N]) touchState(slot int32)          { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
+func (s *sumStore[In, N]) touchBuf(slot int32)            { touchRing(&s.s[slot].r) }
 
 type countStore[In any] struct{ s rollSlots[rollRing[struct{}]] }
 
@@ -521,9 +530,8 @@ func (s *countStore[In]) Evict(slot int32, cutoff int64) {
 func (s *countStore[In]) Result(slot int32) int64 { return int64(s.s[slot].n) }
 func (s *countStore[In]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *countStore[In]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *countStore[In]) touch(slots []int32) uint64 {
-	return touchRings(s.s, slots, func(r *rollRing[struct{}]) *rollRing[struct{}] { return r })
-}
+func (s *countStore[In]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
+func (s *countStore[In]) touchBuf(slot int32)     { touchRing(&s.s[slot]) }
 
 type avgStore[In any] struct {
 	f func(In) float64
@@ -545,9 +553,8 @@ func (s *avgStore[In]) Result(slot int32) float64 {
 }
 func (s *avgStore[In]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
 func (s *avgStore[In]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *avgStore[In]) touch(slots []int32) uint64 {
-	return touchRings(s.s, slots, func(st *sumState[float64]) *rollRing[float64] { return &st.r })
-}
+func (s *avgStore[In]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
+func (s *avgStore[In]) touchBuf(slot int32)     { touchRing(&s.s[slot].r) }
 
 // extremeStore keeps a monotonic deque per key: the values that may still become the extreme
 // once older ones leave the range, so its front is the minimum (maximum) and each value is
@@ -590,9 +597,8 @@ func (s *extremeStore[In, N]) Evict(slot int32, cutoff int64) {
 func (s *extremeStore[In, N]) Result(slot int32) N     { return s.s[slot].front().v }
 func (s *extremeStore[In, N]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *extremeStore[In, N]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *extremeStore[In, N]) touch(slots []int32) uint64 {
-	return touchRings(s.s, slots, func(r *rollRing[N]) *rollRing[N] { return r })
-}
+func (s *extremeStore[In, N]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
+func (s *extremeStore[In, N]) touchBuf(slot int32)     { touchRing(&s.s[slot]) }
 
 // distinctState keeps the values in range and how many times each occurs.
 type distinctState[D comparable] struct {

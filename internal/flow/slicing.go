@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"unsafe"
 
 	"github.com/sluicehq/sluice/window"
 )
@@ -226,7 +227,9 @@ func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
 const batchGroup = 32
 
 // CollectBatch is Collect for each record, in order. It first hashes a group of keys and touches
-// their state, so that the group's cache misses overlap instead of following one another.
+// their state, so that the group's cache misses overlap instead of following one another. The
+// touches only read: whatever processing changes (a new key, an index rebuild), it finds its
+// state again as Collect does.
 func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 	var hs [batchGroup]uint64
 	var cand [batchGroup]int32
@@ -245,35 +248,42 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 // touchSlots reads the entries of a group of slots, then their other state, so that the cache
 // misses of a group of wakes overlap (see CollectBatch).
 func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
-	var x uint64
 	for _, s := range slots {
-		x += uint64(o.tab.peek(s).val.ext)
+		o.tab.touchEnt(s)
 	}
-	o.tab.sink += x
 	o.touchExt(slots)
 }
 
 // touchExt reads the other state of the slots whose entries hold any (slots of -1 are skipped),
 // then the oldest of their older slices.
 func (o *SliceWindowOp[K, In, Acc]) touchExt(slots []int32) {
-	var x uint64
+	o.touchExts(slots)
+	o.touchOlder(slots)
+}
+
+// touchExts prefetches the ext state of the slots whose entries hold any (slots of -1 are
+// skipped).
+func (o *SliceWindowOp[K, In, Acc]) touchExts(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
 			if i := o.tab.peek(s).val.ext; i > 0 {
-				x += uint64(len(o.ext.peek(i - 1).older))
+				prefetch(uintptr(unsafe.Pointer(o.ext.peek(i - 1))))
 			}
 		}
 	}
+}
+
+// touchOlder prefetches the oldest of the older slices of the slots that have any.
+func (o *SliceWindowOp[K, In, Acc]) touchOlder(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
 			if i := o.tab.peek(s).val.ext; i > 0 {
 				if older := o.ext.peek(i - 1).older; len(older) > 0 {
-					x += uint64(older[0].start)
+					prefetch(uintptr(unsafe.Pointer(&older[0])))
 				}
 			}
 		}
 	}
-	o.tab.sink += x
 }
 
 func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) {
