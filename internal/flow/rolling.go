@@ -75,8 +75,9 @@ type RollingOp[K comparable, In, V any] struct {
 	// State holds the UID and the codecs of keys and elements for checkpoints.
 	State StateCodecs[K, In]
 
-	tab     keyTable[K, struct{}]      // key → slot
-	sorted  []rollRec[K, In]           // scratch: a bucket being sorted
+	tab     keyTable[K, struct{}] // key → slot
+	sorted  []rollRec[K, In]      // scratch: a bucket being sorted
+	stage   [rollStages]rollStage[K, In]
 	pending TimerQueue[rollRec[K, In]] // elements of buckets the watermark has not reached, by bucket
 	near    TimerQueue[rollRec[K, In]] // elements of the watermark's bucket (or earlier), by ts
 	expiry  TimerQueue[int32]          // one chained timer per slot
@@ -111,7 +112,13 @@ func (o *RollingOp[K, In, V]) Init() {
 func (o *RollingOp[K, In, V]) Keys() int { return o.tab.len() }
 
 // Pending is the number of elements waiting for the watermark.
-func (o *RollingOp[K, In, V]) Pending() int { return o.pending.Len() + o.near.Len() }
+func (o *RollingOp[K, In, V]) Pending() int {
+	n := o.pending.Len() + o.near.Len()
+	for i := range o.stage {
+		n += len(o.stage[i].recs)
+	}
+	return n
+}
 
 // Collect buffers the element until the watermark passes it, or routes it to Late when it is
 // already behind the watermark.
@@ -126,9 +133,44 @@ func (o *RollingOp[K, In, V]) Collect(ts int64, r Keyed[K, In]) {
 // queue puts a pending element in its bucket, or in near if the watermark reached its bucket.
 func (o *RollingOp[K, In, V]) queue(r rollRec[K, In]) {
 	if b := r.ts >> rollShift; b > o.WM>>rollShift || o.WM == MinTime {
-		o.pending.Add(b, r)
+		st := &o.stage[b&(rollStages-1)]
+		if len(st.recs) > 0 && st.b != b {
+			o.unstage(st)
+		}
+		st.b = b
+		st.recs = append(st.recs, r)
 	} else {
 		o.near.Add(r.ts, r)
+	}
+}
+
+// rollStages is the number of staging areas in front of the pending queue. Elements arrive for
+// a handful of buckets at once (as many as the disorder spans): each bucket's elements gather
+// in the staging area of its number mod rollStages and enter the pending queue together, so that
+// the queue looks a bucket up once per run of elements rather than once per element. Staging is
+// invisible: the areas are emptied into the queue, in arrival order, whenever the queue is read.
+const rollStages = 16
+
+type rollStage[K comparable, In any] struct {
+	b    int64
+	recs []rollRec[K, In]
+}
+
+// unstage moves a staging area's elements into the pending queue.
+func (o *RollingOp[K, In, V]) unstage(st *rollStage[K, In]) {
+	for _, r := range st.recs {
+		o.pending.Add(st.b, r)
+	}
+	clear(st.recs)
+	st.recs = st.recs[:0]
+}
+
+// unstageAll empties every staging area into the pending queue.
+func (o *RollingOp[K, In, V]) unstageAll() {
+	for i := range o.stage {
+		if len(o.stage[i].recs) > 0 {
+			o.unstage(&o.stage[i])
+		}
 	}
 }
 
@@ -196,6 +238,7 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	if !o.Advance(wm) {
 		return
 	}
+	o.unstageAll()
 	last := wm >> rollShift // the bucket holding wm
 	for o.pending.Len() > 0 && o.pending.Next() <= last {
 		b, recs := o.pending.Pop()
@@ -481,6 +524,13 @@ type rollToucher interface {
 	touchBuf(slot int32)
 }
 
+// prefetchSpan prefetches the first and the last byte of n bytes at p: an element that straddles
+// two cache lines needs both.
+func prefetchSpan(p unsafe.Pointer, n uintptr) {
+	prefetch(uintptr(p))
+	prefetch(uintptr(p) + n - 1)
+}
+
 func touchRing[E any](r *rollRing[E]) {
 	if r.n == 0 {
 		return
@@ -509,8 +559,10 @@ func (s *sumStore[In, N]) Evict(slot int32, cutoff int64) { s.s[slot].evict(cuto
 func (s *sumStore[In, N]) Result(slot int32) N            { return s.s[slot].sum }
 func (s *sumStore[In, N]) Newest(slot int32) int64        { return s.s[slot].r.newest() }
 func (s *sumStore[In, N]) Reset(slot int32)               { s.s[slot].reset() }
-func (s *sumStore[In, N]) touchState(slot int32)          { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
-func (s *sumStore[In, N]) touchBuf(slot int32)            { touchRing(&s.s[slot].r) }
+func (s *sumStore[In, N]) touchState(slot int32) {
+	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+}
+func (s *sumStore[In, N]) touchBuf(slot int32) { touchRing(&s.s[slot].r) }
 
 type countStore[In any] struct{ s rollSlots[rollRing[struct{}]] }
 
@@ -530,8 +582,10 @@ func (s *countStore[In]) Evict(slot int32, cutoff int64) {
 func (s *countStore[In]) Result(slot int32) int64 { return int64(s.s[slot].n) }
 func (s *countStore[In]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *countStore[In]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *countStore[In]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
-func (s *countStore[In]) touchBuf(slot int32)     { touchRing(&s.s[slot]) }
+func (s *countStore[In]) touchState(slot int32) {
+	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+}
+func (s *countStore[In]) touchBuf(slot int32) { touchRing(&s.s[slot]) }
 
 type avgStore[In any] struct {
 	f func(In) float64
@@ -553,8 +607,10 @@ func (s *avgStore[In]) Result(slot int32) float64 {
 }
 func (s *avgStore[In]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
 func (s *avgStore[In]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *avgStore[In]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
-func (s *avgStore[In]) touchBuf(slot int32)     { touchRing(&s.s[slot].r) }
+func (s *avgStore[In]) touchState(slot int32) {
+	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+}
+func (s *avgStore[In]) touchBuf(slot int32) { touchRing(&s.s[slot].r) }
 
 // extremeStore keeps a monotonic deque per key: the values that may still become the extreme
 // once older ones leave the range, so its front is the minimum (maximum) and each value is
@@ -597,8 +653,10 @@ func (s *extremeStore[In, N]) Evict(slot int32, cutoff int64) {
 func (s *extremeStore[In, N]) Result(slot int32) N     { return s.s[slot].front().v }
 func (s *extremeStore[In, N]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *extremeStore[In, N]) Reset(slot int32)        { s.s[slot].reset() }
-func (s *extremeStore[In, N]) touchState(slot int32)   { prefetch(uintptr(unsafe.Pointer(&s.s[slot]))) }
-func (s *extremeStore[In, N]) touchBuf(slot int32)     { touchRing(&s.s[slot]) }
+func (s *extremeStore[In, N]) touchState(slot int32) {
+	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+}
+func (s *extremeStore[In, N]) touchBuf(slot int32) { touchRing(&s.s[slot]) }
 
 // distinctState keeps the values in range and how many times each occurs.
 type distinctState[D comparable] struct {
@@ -677,6 +735,7 @@ func (o *RollingOp[K, In, V]) SnapshotState(w *StateWriter) error {
 		rec = o.State.Value.Append(rec, r.v)
 		w.Put(KeyGroup(o.State.Hash(r.key), DefaultMaxParallelism), rec)
 	}
+	o.unstageAll()
 	o.pending.Each(each)
 	o.near.Each(each)
 	return nil
