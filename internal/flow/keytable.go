@@ -377,3 +377,11 @@ func (t *keyTable[K, V]) touchEnt(s int32) { prefetch(uintptr(unsafe.Pointer(t.p
 func (t *keyTable[K, V]) peek(s int32) *ktEnt[K, V] {
 	return &t.chunks[s>>ktChunkBits].e[s&(ktChunkLen-1)]
 }
+
+// prefetchRange prefetches every cache line of the n bytes at p (n > 0).
+func prefetchRange(p unsafe.Pointer, n uintptr) {
+	a := uintptr(p)
+	for l := a &^ 63; l < a+n; l += 64 {
+		prefetch(l)
+	}
+}

@@ -524,13 +524,6 @@ type rollToucher interface {
 	touchBuf(slot int32)
 }
 
-// prefetchSpan prefetches the first and the last byte of n bytes at p: an element that straddles
-// two cache lines needs both.
-func prefetchSpan(p unsafe.Pointer, n uintptr) {
-	prefetch(uintptr(p))
-	prefetch(uintptr(p) + n - 1)
-}
-
 func touchRing[E any](r *rollRing[E]) {
 	if r.n == 0 {
 		return
@@ -560,7 +553,7 @@ func (s *sumStore[In, N]) Result(slot int32) N            { return s.s[slot].sum
 func (s *sumStore[In, N]) Newest(slot int32) int64        { return s.s[slot].r.newest() }
 func (s *sumStore[In, N]) Reset(slot int32)               { s.s[slot].reset() }
 func (s *sumStore[In, N]) touchState(slot int32) {
-	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+	prefetchRange(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
 }
 func (s *sumStore[In, N]) touchBuf(slot int32) { touchRing(&s.s[slot].r) }
 
@@ -583,7 +576,7 @@ func (s *countStore[In]) Result(slot int32) int64 { return int64(s.s[slot].n) }
 func (s *countStore[In]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *countStore[In]) Reset(slot int32)        { s.s[slot].reset() }
 func (s *countStore[In]) touchState(slot int32) {
-	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+	prefetchRange(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
 }
 func (s *countStore[In]) touchBuf(slot int32) { touchRing(&s.s[slot]) }
 
@@ -608,7 +601,7 @@ func (s *avgStore[In]) Result(slot int32) float64 {
 func (s *avgStore[In]) Newest(slot int32) int64 { return s.s[slot].r.newest() }
 func (s *avgStore[In]) Reset(slot int32)        { s.s[slot].reset() }
 func (s *avgStore[In]) touchState(slot int32) {
-	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+	prefetchRange(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
 }
 func (s *avgStore[In]) touchBuf(slot int32) { touchRing(&s.s[slot].r) }
 
@@ -654,7 +647,7 @@ func (s *extremeStore[In, N]) Result(slot int32) N     { return s.s[slot].front(
 func (s *extremeStore[In, N]) Newest(slot int32) int64 { return s.s[slot].newest() }
 func (s *extremeStore[In, N]) Reset(slot int32)        { s.s[slot].reset() }
 func (s *extremeStore[In, N]) touchState(slot int32) {
-	prefetchSpan(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
+	prefetchRange(unsafe.Pointer(&s.s[slot]), unsafe.Sizeof(s.s[slot]))
 }
 func (s *extremeStore[In, N]) touchBuf(slot int32) { touchRing(&s.s[slot]) }
 

@@ -267,19 +267,21 @@ func (o *SliceWindowOp[K, In, Acc]) touchExts(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
 			if i := o.tab.peek(s).val.ext; i > 0 {
-				prefetch(uintptr(unsafe.Pointer(o.ext.peek(i - 1))))
+				x := o.ext.peek(i - 1)
+				prefetchRange(unsafe.Pointer(x), unsafe.Sizeof(*x))
 			}
 		}
 	}
 }
 
-// touchOlder prefetches the oldest of the older slices of the slots that have any.
+// touchOlder prefetches the older slices of the slots that have any (the merge of a sliding
+// window's pane reads them all).
 func (o *SliceWindowOp[K, In, Acc]) touchOlder(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
 			if i := o.tab.peek(s).val.ext; i > 0 {
 				if older := o.ext.peek(i - 1).older; len(older) > 0 {
-					prefetch(uintptr(unsafe.Pointer(&older[0])))
+					prefetchRange(unsafe.Pointer(&older[0]), uintptr(len(older))*unsafe.Sizeof(older[0]))
 				}
 			}
 		}
