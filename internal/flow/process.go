@@ -89,7 +89,7 @@ func (c *ProcessContext[K, Out]) Now() int64 { return c.T.Clock.Now() }
 func (c *ProcessContext[K, Out]) RegisterEventTimer(ts int64) {
 	slot := c.active()
 	if c.evt.add(slot, ts) {
-		c.State.hold(slot)
+		c.State.holdTimer(slot)
 	}
 }
 
@@ -98,7 +98,7 @@ func (c *ProcessContext[K, Out]) RegisterEventTimer(ts int64) {
 func (c *ProcessContext[K, Out]) RegisterProcTimer(ts int64) {
 	slot := c.active()
 	if c.proc.add(slot, ts) {
-		c.State.hold(slot)
+		c.State.holdTimer(slot)
 		c.T.RequestProcTime(ts)
 	}
 }
@@ -107,7 +107,7 @@ func (c *ProcessContext[K, Out]) RegisterProcTimer(ts int64) {
 func (c *ProcessContext[K, Out]) DeleteEventTimer(ts int64) {
 	slot := c.active()
 	if c.evt.remove(slot, ts) {
-		c.State.drop(slot)
+		c.State.dropTimer(slot)
 	}
 }
 
@@ -116,7 +116,7 @@ func (c *ProcessContext[K, Out]) DeleteEventTimer(ts int64) {
 func (c *ProcessContext[K, Out]) DeleteProcTimer(ts int64) {
 	slot := c.active()
 	if c.proc.remove(slot, ts) {
-		c.State.drop(slot)
+		c.State.dropTimer(slot)
 	}
 }
 
@@ -224,12 +224,18 @@ func (o *KeyedProcess[K, In, Out]) Collect(ts int64, r Keyed[K, In]) {
 	if o.InitErr != nil {
 		Fail(o.InitErr)
 	}
-	o.State.Enter(r.Key)
+	slot := o.State.Enter(r.Key)
 	o.key, o.ts, o.domain = r.Key, ts, EventTimeDomain
 	o.element(ts, r.Value)
+	if sp := o.State.spill; sp != nil {
+		sp.Dirty(slot) // user code may have changed any state of the key
+	}
 	o.leave()
 	if o.State.hasTTL() {
 		o.State.sweepTTL(ttlSweepSlots)
+	}
+	if o.State.spill != nil {
+		o.maybeEvict()
 	}
 }
 
@@ -252,11 +258,33 @@ func (o *KeyedProcess[K, In, Out]) leave() {
 
 // fire calls Timer for a timer popped from its queue.
 func (o *KeyedProcess[K, In, Out]) fire(slot int32, ts int64, d TimeDomain) {
-	o.State.drop(slot)
+	o.State.dropTimer(slot)
+	sp := o.State.spill
+	if sp == nil {
+		k := o.State.EnterSlot(slot)
+		o.key, o.ts, o.domain = k, ts, d
+		o.timer(k, ts, d)
+		o.leave()
+		return
+	}
+	// An evicted key's timer loads its state for the call without promoting it (the design's
+	// "timers do not promote"): it goes back to the store afterwards unless there is room.
+	loaded := !sp.IsResident(slot)
+	if loaded {
+		if err := sp.LoadSlot(o.State, slot, o.State.keys[slot]); err != nil {
+			Fail(fmt.Errorf("operator %q: %w", o.Name, err))
+		}
+	}
 	k := o.State.EnterSlot(slot)
 	o.key, o.ts, o.domain = k, ts, d
 	o.timer(k, ts, d)
+	sp.Dirty(slot)
 	o.leave()
+	if loaded && sp.IsResident(slot) && sp.Resident() > sp.Budget {
+		if err := sp.EvictKey(o.State, slot); err != nil {
+			Fail(fmt.Errorf("operator %q: %w", o.Name, err))
+		}
+	}
 }
 
 func (o *KeyedProcess[K, In, Out]) timer(k K, ts int64, d TimeDomain) {
@@ -283,6 +311,9 @@ func (o *KeyedProcess[K, In, Out]) Watermark(wm int64) {
 		slot, ts := o.evt.pop()
 		o.fire(slot, ts, EventTimeDomain)
 	}
+	if o.State.spill != nil {
+		o.maybeEvict()
+	}
 	o.Out.Watermark(wm)
 	for i := range o.Sides {
 		o.Sides[i].Node.Watermark(wm)
@@ -298,6 +329,9 @@ func (o *KeyedProcess[K, In, Out]) ProcTime(now int64) {
 	for o.proc.len() > 0 && o.proc.next() <= now {
 		slot, ts := o.proc.pop()
 		o.fire(slot, ts, ProcessingTimeDomain)
+	}
+	if o.State.spill != nil {
+		o.maybeEvict()
 	}
 	if o.proc.len() > 0 {
 		o.T.RequestProcTime(o.proc.next())

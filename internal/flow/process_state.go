@@ -88,46 +88,64 @@ func (o *KeyedProcess[K, In, Out]) SnapshotState(w *StateWriter) (err error) {
 	ttl, now := sc.hasTTL(), sc.now()
 	evt, proc := groupTimers(&o.evt, len(sc.refs)), groupTimers(&o.proc, len(sc.refs))
 	rec, body, payload := o.snapBufs[0][:0], o.snapBufs[1][:0], o.snapBufs[2][:0]
+	sp := sc.spill
 	for i := range sc.refs {
 		slot := int32(i)
 		if sc.refs[slot] == 0 {
 			continue // a free slot
 		}
-		if ttl {
-			if sc.expireSlot(slot, now); sc.refs[slot] == 0 {
-				continue
-			}
-		}
 		k := sc.keys[slot]
 		cur = nil
 		rec = o.KeyCodec.Append(rec[:0], k)
-		body = body[:0]
-		n := 0
-		for _, st := range sc.states {
-			cur = st
-			var ok bool
-			if payload, ok = st.appendSlot(payload[:0], slot); !ok {
-				continue
+		if sp != nil && !sp.IsResident(slot) {
+			// An evicted key with timers: its states are in the spill store, captured with
+			// this checkpoint (or it has none).
+			if sp.InStore(slot) {
+				rec = appendSpilledMarker(rec)
+			} else {
+				rec = binary.AppendUvarint(rec, 0)
 			}
-			body = appendString(body, st.stateName())
-			kind := st.stateKind()
-			if st.stamped() {
-				kind |= kindStamped
+		} else {
+			if ttl {
+				if sc.expireSlot(slot, now); sc.refs[slot] == 0 {
+					continue
+				}
 			}
-			body = append(body, kind)
-			body = binary.AppendUvarint(body, uint64(len(payload)))
-			body = append(body, payload...)
-			n++
+			var n int
+			body, payload, n = sc.appendStates(body[:0], payload, slot, &cur)
+			cur = nil
+			rec = binary.AppendUvarint(rec, uint64(n))
+			rec = append(rec, body...)
 		}
-		cur = nil
-		rec = binary.AppendUvarint(rec, uint64(n))
-		rec = append(rec, body...)
 		rec = appendTimers(rec, evt.of(slot))
 		rec = appendTimers(rec, proc.of(slot))
 		w.Put(KeyGroup(o.hash(k), DefaultMaxParallelism), rec)
 	}
 	o.snapBufs = [3][]byte{rec, body, payload}
 	return nil
+}
+
+// appendStates appends the non-empty states of slot (state* in the record format) to body, using
+// payload as scratch, and returns both and the number of states written; *cur is the state
+// being encoded (for the messages of encoding panics).
+func (s *StateScope) appendStates(body, payload []byte, slot int32, cur *keyedState) (_, _ []byte, n int) {
+	for _, st := range s.states {
+		*cur = st
+		var ok bool
+		if payload, ok = st.appendSlot(payload[:0], slot); !ok {
+			continue
+		}
+		body = appendString(body, st.stateName())
+		kind := st.stateKind()
+		if st.stamped() {
+			kind |= kindStamped
+		}
+		body = append(body, kind)
+		body = binary.AppendUvarint(body, uint64(len(payload)))
+		body = append(body, payload...)
+		n++
+	}
+	return body, payload, n
 }
 
 // restoredTimer is a timer read from a checkpoint, registered once every record is read.
@@ -171,18 +189,22 @@ func (o *KeyedProcess[K, In, Out]) RestoreState(r *StateReader) error {
 			h = &o.proc
 		}
 		if h.add(t.slot, t.ts) {
-			sc.hold(t.slot)
+			sc.holdTimer(t.slot)
 			if t.proc {
 				o.T.RequestProcTime(t.ts)
 			}
 		}
 	}
-	for _, slot := range slots {
-		if sc.refs[slot] == 0 { // every entry had expired, and no timer
-			sc.release(slot)
+	return RunGuarded(func() {
+		for _, slot := range slots {
+			if sc.refs[slot] == 0 { // every entry had expired, and no timer
+				sc.release(slot)
+			}
 		}
-	}
-	return nil
+		if sc.spill != nil { // a smaller budget than the checkpoint's
+			o.maybeEvict()
+		}
+	})
 }
 
 // restoreKey loads one record; it returns the key's slot (-1 when the key could not be read).
@@ -197,26 +219,15 @@ func (o *KeyedProcess[K, In, Out]) restoreKey(rec []byte, now int64, timers *[]r
 	}
 	slot := sc.alloc(k)
 	d := decoder{b: rec[n:]}
-	ns := d.uvarint()
-	for i := uint64(0); i < ns && d.err == nil; i++ {
-		name := takeBytes(&d, d.uvarint())
-		kind := d.byte()
-		payload := takeBytes(&d, d.uvarint())
-		if d.err != nil {
-			break
-		}
-		st := sc.byName[string(name)]
-		switch {
-		case st == nil:
-			return slot, fmt.Errorf("operator %q: the checkpoint holds %s state %q, which the operator no longer declares", o.Name, kindName(kind), name)
-		case st.stateKind() != kind&^kindStamped:
-			return slot, fmt.Errorf("operator %q: state %q is a %s state in the checkpoint but is now declared as a %s state", o.Name, name, kindName(kind), kindName(st.stateKind()))
-		}
-		if err := st.codecErr(); err != nil {
-			return slot, stateCodecError(o.Name, st, err)
-		}
-		if err := st.restoreSlot(slot, payload, kind&kindStamped != 0, now); err != nil {
-			return slot, fmt.Errorf("%w: operator %q, %s state %q: %v", ErrCorruptState, o.Name, kindName(kind), name, err)
+	spilled, err := sc.restoreStates(&d, slot, now)
+	if err != nil {
+		return slot, err
+	}
+	if sp := sc.spill; sp != nil {
+		if spilled {
+			sp.Stub(slot)
+		} else {
+			sp.Added(slot, true) // shadows a copy the restored store may hold (invariant 3)
 		}
 	}
 	for _, proc := range []bool{false, true} {
@@ -236,6 +247,40 @@ func (o *KeyedProcess[K, In, Out]) restoreKey(rec []byte, now int64, timers *[]r
 		return slot, fmt.Errorf("%w: operator %q: state of key %v: %v", ErrCorruptState, o.Name, k, d.err)
 	}
 	return slot, nil
+}
+
+// restoreStates reads nstates state* from d into slot (entries expired at now are dropped). spilled
+// reports the marker of a key whose states were in the spill store (appendSpilledMarker).
+func (s *StateScope) restoreStates(d *decoder, slot int32, now int64) (spilled bool, err error) {
+	ns := d.uvarint()
+	for i := uint64(0); i < ns && d.err == nil; i++ {
+		name := takeBytes(d, d.uvarint())
+		kind := d.byte()
+		payload := takeBytes(d, d.uvarint())
+		if d.err != nil {
+			break
+		}
+		if len(name) == 0 && kind == kindSpilled && ns == 1 {
+			if !s.spillOn {
+				return false, fmt.Errorf("operator %q: the checkpoint keeps some of its keys in a Pebble spill store: restore it with the Pebble state backend", s.Operator)
+			}
+			return true, nil
+		}
+		st := s.byName[string(name)]
+		switch {
+		case st == nil:
+			return false, fmt.Errorf("operator %q: the checkpoint holds %s state %q, which the operator no longer declares", s.Operator, kindName(kind), name)
+		case st.stateKind() != kind&^kindStamped:
+			return false, fmt.Errorf("operator %q: state %q is a %s state in the checkpoint but is now declared as a %s state", s.Operator, name, kindName(kind), kindName(st.stateKind()))
+		}
+		if err := st.codecErr(); err != nil {
+			return false, stateCodecError(s.Operator, st, err)
+		}
+		if err := st.restoreSlot(slot, payload, kind&kindStamped != 0, now); err != nil {
+			return false, fmt.Errorf("%w: operator %q, %s state %q: %v", ErrCorruptState, s.Operator, kindName(kind), name, err)
+		}
+	}
+	return false, nil
 }
 
 // slotTimers are a heap's timers grouped by slot (compressed rows: slot s has

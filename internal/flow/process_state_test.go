@@ -475,35 +475,38 @@ func runTTL(t *testing.T, op *KeyedProcess[string, string, string], out *procSin
 	}
 }
 
+// ttlCreateWriteSteps exercise TTL with OnCreateAndWrite.
+var ttlCreateWriteSteps = []ttlStep{
+	{1000, "a", "set x", ""},
+	{1099, "a", "get", "x true"},
+	{1100, "a", "get", " false"}, // expired at stamp + TTL; reading did not refresh
+	{1100, "a", "set y", ""},
+	{1150, "a", "set z", ""}, // a write refreshes
+	{1249, "a", "get", "z true"},
+	{1250, "a", "get", " false"},
+
+	{2000, "b", "put p 1", ""},
+	{2050, "b", "put q 2", ""},
+	{2099, "b", "all", "2 [p=1 q=2]"},
+	{2100, "b", "getm p", " false"},
+	{2100, "b", "all", "1 [q=2]"},
+	{2100, "b", "has q", "true"},
+	{2150, "b", "has q", "false"},
+	{2150, "b", "all", "0 []"},
+
+	{3000, "c", "add 1", ""},
+	{3040, "c", "add 2", ""},
+	{3080, "c", "add 3", ""},
+	{3100, "c", "list", "[2 3]"},
+	{3140, "c", "list", "[3]"},
+	{3150, "c", "upd 4 5", ""},
+	{3249, "c", "list", "[4 5]"},
+	{3250, "c", "list", "[]"},
+}
+
 func TestStateTTLOnCreateAndWrite(t *testing.T) {
 	op, out, clk := ttlOp(t, false)
-	runTTL(t, op, out, clk, []ttlStep{
-		{1000, "a", "set x", ""},
-		{1099, "a", "get", "x true"},
-		{1100, "a", "get", " false"}, // expired at stamp + TTL; reading did not refresh
-		{1100, "a", "set y", ""},
-		{1150, "a", "set z", ""}, // a write refreshes
-		{1249, "a", "get", "z true"},
-		{1250, "a", "get", " false"},
-
-		{2000, "b", "put p 1", ""},
-		{2050, "b", "put q 2", ""},
-		{2099, "b", "all", "2 [p=1 q=2]"},
-		{2100, "b", "getm p", " false"},
-		{2100, "b", "all", "1 [q=2]"},
-		{2100, "b", "has q", "true"},
-		{2150, "b", "has q", "false"},
-		{2150, "b", "all", "0 []"},
-
-		{3000, "c", "add 1", ""},
-		{3040, "c", "add 2", ""},
-		{3080, "c", "add 3", ""},
-		{3100, "c", "list", "[2 3]"},
-		{3140, "c", "list", "[3]"},
-		{3150, "c", "upd 4 5", ""},
-		{3249, "c", "list", "[4 5]"},
-		{3250, "c", "list", "[]"},
-	})
+	runTTL(t, op, out, clk, ttlCreateWriteSteps)
 	if op.State.Keys() != 0 {
 		t.Fatalf("%d keys left, want 0: expired state must not hold keys", op.State.Keys())
 	}
@@ -514,26 +517,29 @@ func TestStateTTLOnCreateAndWrite(t *testing.T) {
 	}
 }
 
+// ttlReadWriteSteps exercise TTL with OnReadAndWrite.
+var ttlReadWriteSteps = []ttlStep{
+	{1000, "a", "set x", ""},
+	{1099, "a", "get", "x true"}, // refreshes
+	{1198, "a", "get", "x true"},
+	{1298, "a", "get", " false"},
+
+	{2000, "b", "put p 1", ""},
+	{2050, "b", "put q 2", ""},
+	{2090, "b", "getm p", "1 true"}, // refreshes p only
+	{2160, "b", "all", "1 [p=1]"},   // q expired at 2150; All refreshes p
+	{2259, "b", "getm p", "1 true"},
+
+	{3000, "c", "add 1", ""},
+	{3050, "c", "add 2", ""},
+	{3099, "c", "list", "[1 2]"}, // refreshes both
+	{3198, "c", "list", "[1 2]"},
+	{3298, "c", "list", "[]"},
+}
+
 func TestStateTTLOnReadAndWrite(t *testing.T) {
 	op, out, clk := ttlOp(t, true)
-	runTTL(t, op, out, clk, []ttlStep{
-		{1000, "a", "set x", ""},
-		{1099, "a", "get", "x true"}, // refreshes
-		{1198, "a", "get", "x true"},
-		{1298, "a", "get", " false"},
-
-		{2000, "b", "put p 1", ""},
-		{2050, "b", "put q 2", ""},
-		{2090, "b", "getm p", "1 true"}, // refreshes p only
-		{2160, "b", "all", "1 [p=1]"},   // q expired at 2150; All refreshes p
-		{2259, "b", "getm p", "1 true"},
-
-		{3000, "c", "add 1", ""},
-		{3050, "c", "add 2", ""},
-		{3099, "c", "list", "[1 2]"}, // refreshes both
-		{3198, "c", "list", "[1 2]"},
-		{3298, "c", "list", "[]"},
-	})
+	runTTL(t, op, out, clk, ttlReadWriteSteps)
 }
 
 func TestStateTTLIncrementalCleanup(t *testing.T) {

@@ -111,6 +111,9 @@ type keyedState interface {
 	restoreSlot(slot int32, src []byte, stamped bool, now int64) error
 	// expire removes slot's entries that have expired at now (states with a TTL only).
 	expire(slot int32, now int64)
+	// evictSlot empties slot's cells without counting it (the key's state moved to the spill
+	// store; process_spill.go).
+	evictSlot(slot int32)
 }
 
 // StateScope is the key-type-independent part of an operator subtask's keyed state: the current
@@ -128,12 +131,14 @@ type StateScope struct {
 
 	cur     int32
 	refs    []int32
+	tmr     []int32               // the timers counted in refs, per slot (an evicted key keeps them)
 	states  []keyedState          // in declaration order
 	byName  map[string]keyedState // state name → state
 	ttl     []keyedState          // the states with a TTL
 	sweep   int32                 // the next slot the incremental TTL cleanup visits
 	release func(slot int32)      // forgets the key of a slot (set by KeyedState)
 	sealed  bool
+	spillOn bool // cold keys go to a spill store (KeyedState.spill is set)
 }
 
 // Seal ends the declaration of states: declaring one afterwards panics.
@@ -237,11 +242,24 @@ func (s *StateScope) noKey(name string) {
 	panic(fmt.Errorf("operator %q, state %q: %w", s.Operator, name, ErrNoCurrentKey))
 }
 
-// hold counts one more non-empty state or timer for slot.
+// hold counts one more non-empty state for slot.
 func (s *StateScope) hold(slot int32) { s.refs[slot]++ }
 
 // drop counts one less.
 func (s *StateScope) drop(slot int32) { s.refs[slot]-- }
+
+// holdTimer counts one more timer for slot.
+func (s *StateScope) holdTimer(slot int32) {
+	s.refs[slot]++
+	s.tmr = growTo(s.tmr, slot)
+	s.tmr[slot]++
+}
+
+// dropTimer counts one less.
+func (s *StateScope) dropTimer(slot int32) {
+	s.refs[slot]--
+	s.tmr[slot]--
+}
 
 // KeyedState maps an operator subtask's keys to dense slots and tracks the current key. It is used
 // by one goroutine.
@@ -250,6 +268,8 @@ type KeyedState[K comparable] struct {
 	index map[K]int32
 	keys  []K
 	free  []int32
+	spill *Spill[K] // nil with the memory backend (process_spill.go)
+	sbuf  [2][]byte // scratch of AppendKeyState
 }
 
 // NewKeyedState returns the empty keyed state of operator op.
@@ -262,8 +282,12 @@ func NewKeyedState[K comparable](op string) *KeyedState[K] {
 // Keys is the number of keys that hold state or timers (plus the current key, inside user code).
 func (s *KeyedState[K]) Keys() int { return len(s.index) }
 
-// Enter makes k the current key and returns its slot, allocating one for a new key.
+// Enter makes k the current key and returns its slot, allocating one for a new key (or loading
+// it from the spill store).
 func (s *KeyedState[K]) Enter(k K) int32 {
+	if s.spill != nil {
+		return s.enterSpilled(k)
+	}
 	slot, ok := s.index[k]
 	if !ok {
 		slot = s.alloc(k)
@@ -304,7 +328,18 @@ func (s *KeyedState[K]) alloc(k K) int32 {
 	return slot
 }
 
+// release forgets the key of slot: its state ended.
 func (s *KeyedState[K]) release(slot int32) {
+	if s.spill != nil {
+		if err := s.spill.Forget(s.keys[slot], slot); err != nil {
+			Fail(fmt.Errorf("operator %q: %w", s.Operator, err))
+		}
+	}
+	s.freeSlot(slot)
+}
+
+// freeSlot frees slot and its index entry.
+func (s *KeyedState[K]) freeSlot(slot int32) {
 	delete(s.index, s.keys[slot])
 	var zero K
 	s.keys[slot] = zero
