@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 )
 
-// ManifestVersion is the version of the manifest format this package writes and reads
-// (docs/format/checkpoint.md). A manifest with another version is rejected.
-const ManifestVersion = 1
+// ManifestVersion is the version of the manifest format this package writes
+// (docs/format/checkpoint.md). It reads versions MinManifestVersion to ManifestVersion and rejects
+// others. Version 2 added the spill-store files of a part (Part.Files).
+const ManifestVersion = 2
+
+// MinManifestVersion is the oldest manifest version this package reads.
+const MinManifestVersion = 1
 
 // ManifestName is the name of the manifest inside a checkpoint folder. Its presence makes the
 // checkpoint complete.
@@ -120,6 +125,10 @@ type Part struct {
 	// File is the data file holding the part, one of Manifest.Files; empty when the subtask had
 	// no state.
 	File string `json:"file"`
+	// Files are the data files of the subtask's spill store (the Pebble state backend's
+	// incremental checkpoint), each one of Manifest.Files; absent when the subtask kept its
+	// state in memory. Version 2 and later.
+	Files []string `json:"files,omitempty"`
 }
 
 // SourceState is the position of one source.
@@ -201,8 +210,8 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	var v struct {
 		Version *int `json:"version"`
 	}
-	if json.Unmarshal(b, &v) == nil && v.Version != nil && *v.Version != ManifestVersion {
-		return nil, fmt.Errorf("decoding the manifest: version: %d is not supported (this build reads version %d)", *v.Version, ManifestVersion)
+	if json.Unmarshal(b, &v) == nil && v.Version != nil && (*v.Version < MinManifestVersion || *v.Version > ManifestVersion) {
+		return nil, fmt.Errorf("decoding the manifest: version: %d is not supported (this build reads versions %d to %d)", *v.Version, MinManifestVersion, ManifestVersion)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := checkShape(dec, manifestShape, ""); err != nil {
@@ -230,8 +239,8 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 // Validate checks the manifest's values; errors name the field. Writer.Commit and DecodeManifest
 // call it.
 func (m *Manifest) Validate() error {
-	if m.Version != ManifestVersion {
-		return fmt.Errorf("version: %d is not supported (want %d)", m.Version, ManifestVersion)
+	if m.Version < MinManifestVersion || m.Version > ManifestVersion {
+		return fmt.Errorf("version: %d is not supported (want %d to %d)", m.Version, MinManifestVersion, ManifestVersion)
 	}
 	if m.ID < 0 {
 		return fmt.Errorf("id: %d is negative", m.ID)
@@ -317,6 +326,16 @@ func (m *Manifest) validateOperator(op *OperatorState, files map[string]bool) er
 			return fmt.Errorf("parts[%d].key_group_end: %d is not below max_parallelism %d", j, p.KeyGroupEnd, m.MaxParallelism)
 		case p.File != "" && !files[p.File]:
 			return fmt.Errorf("parts[%d].file: %q is not among the checkpoint's files", j, p.File)
+		case len(p.Files) > 0 && m.Version < 2:
+			return fmt.Errorf("parts[%d].files: not allowed in version %d", j, m.Version)
+		}
+		for k, name := range p.Files {
+			if !files[name] {
+				return fmt.Errorf("parts[%d].files[%d]: %q is not among the checkpoint's files", j, k, name)
+			}
+			if slices.Contains(p.Files[:k], name) {
+				return fmt.Errorf("parts[%d].files[%d]: %q is listed twice", j, k, name)
+			}
 		}
 	}
 	return nil

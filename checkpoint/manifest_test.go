@@ -13,7 +13,7 @@ func sampleManifest() *Manifest {
 		CreatedUnixMs: 1700000000000, MaxParallelism: 128,
 		Operators: []OperatorState{{UID: "counts", Name: "Aggregate", Parallelism: 2, Parts: []Part{
 			{Subtask: 0, KeyGroupStart: 0, KeyGroupEnd: 63, File: "counts-0"},
-			{Subtask: 1, KeyGroupStart: 64, KeyGroupEnd: 127, File: "counts-1"},
+			{Subtask: 1, KeyGroupStart: 64, KeyGroupEnd: 127, File: "counts-1", Files: []string{"counts-1"}},
 		}}},
 		Sources: []SourceState{{UID: "clicks", Splits: []SplitOffset{{Split: 0, Offset: []byte{1, 2, 3}}}}},
 		Files:   []FileInfo{{Name: "counts-0", Size: 10, CRC32C: 0xdeadbeef}, {Name: "counts-1", Size: 0}},
@@ -64,7 +64,17 @@ func TestManifestStrict(t *testing.T) {
 		{"not an object", "[]", "decoding the manifest: found [, want a JSON object"},
 		{"torn", string(valid[:len(valid)/2]), "unexpected EOF"},
 		{"trailing data", string(valid) + "{}", "data after the JSON object"},
-		{"future version", edit(`"version": 1`, `"version": 2`), "version: 2 is not supported"},
+		{"future version", edit(`"version": 2`, `"version": 3`), "version: 3 is not supported"},
+		{"old version", edit(`"version": 2`, `"version": 0`), "version: 0 is not supported"},
+		{"files in version 1", edit(`"version": 2`, `"version": 1`), "parts[1].files: not allowed in version 1"},
+		{"unknown spill file", edit(`"files": [
+            "counts-1"`, `"files": [
+            "nope"`), `parts[1].files[0]: "nope" is not among`},
+		{"spill file twice", edit(`"files": [
+            "counts-1"
+          ]`, `"files": [
+            "counts-1", "counts-1"
+          ]`), `parts[1].files[1]: "counts-1" is listed twice`},
 		{"missing field", edit(`"pipeline": "clickstream",`, ``), "pipeline: missing"},
 		{"missing nested field", edit(`"key_group_start": 64,`, ``), "operators[0].parts[1].key_group_start: missing"},
 		{"unknown field", edit(`"finished": false`, `"finished": false, "color": 1`), `decoding the manifest: unknown field "color"`},
@@ -122,6 +132,29 @@ func TestKindText(t *testing.T) {
 	}
 }
 
+// TestManifestVersion1 checks that manifests written before spill-store files (version 1) are
+// still read.
+func TestManifestVersion1(t *testing.T) {
+	m := sampleManifest()
+	m.Version = 1
+	m.Operators[0].Parts[1].Files = nil
+	b, err := EncodeManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(`"files": [
+            `)) {
+		t.Fatalf("a part without spill files encodes them:\n%s", b)
+	}
+	got, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != 1 || got.Operator("counts").Parts[1].File != "counts-1" {
+		t.Fatalf("decoded %+v", got)
+	}
+}
+
 // FuzzManifest checks that decoding never panics and that what decodes round-trips: encoding it
 // and decoding again gives the same manifest, byte for byte once encoded.
 func FuzzManifest(f *testing.F) {
@@ -129,7 +162,11 @@ func FuzzManifest(f *testing.F) {
 	f.Add(valid)
 	f.Add([]byte(`{"version":1,"id":0,"kind":"savepoint","pipeline":"","created_unix_ms":0,` +
 		`"max_parallelism":0,"finished":true,"operators":null,"sources":[],"files":[]}`))
-	f.Add([]byte(`{"version":2}`))
+	f.Add([]byte(`{"version":3}`))
+	f.Add([]byte(`{"version":2,"id":0,"kind":"checkpoint","pipeline":"","created_unix_ms":0,"max_parallelism":0,` +
+		`"finished":false,"operators":[{"uid":"a","name":"","parallelism":1,"parts":[{"subtask":0,` +
+		`"key_group_start":0,"key_group_end":0,"file":"","files":["x"]}]}],"sources":[],` +
+		`"files":[{"name":"x","size":1,"crc32c":0}]}`))
 	f.Add([]byte(`{"version":1,"extra":{"a":[1,{"b":null}]}}`))
 	f.Add(valid[:len(valid)/3])
 	f.Fuzz(func(t *testing.T, b []byte) {
