@@ -50,7 +50,7 @@ func NewProducer[T any](ctx context.Context, cfg Config, topic string, serde Ser
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(markerPartitioner{}),
+	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(partitioner{}),
 		kgo.ProducerBatchMaxBytes(1<<20))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -108,24 +108,26 @@ func (p *Producer[T]) failure() error {
 	return p.err
 }
 
-// markerPartitioner sends watermark markers to the partition they name, keyed records to murmur2
-// of the key (as Kafka's Java producer does), and others round-robin.
-type markerPartitioner struct{}
+// partitioner sends watermark markers, and every record of the manual topics (the changelog,
+// whose partitions mirror the input's), to the partition they name; keyed records to murmur2 of
+// the key (as Kafka's Java producer does); and others round-robin.
+type partitioner struct{ manual string }
 
-func (markerPartitioner) ForTopic(t string) kgo.TopicPartitioner {
-	return &markerTopicPartitioner{keyed: kgo.StickyKeyPartitioner(nil).ForTopic(t)}
+func (p partitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return &topicPartitioner{manual: t == p.manual && t != "", keyed: kgo.StickyKeyPartitioner(nil).ForTopic(t)}
 }
 
-type markerTopicPartitioner struct {
-	keyed kgo.TopicPartitioner
-	next  int
+type topicPartitioner struct {
+	manual bool
+	keyed  kgo.TopicPartitioner
+	next   int
 }
 
-func (p *markerTopicPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+func (p *topicPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
 
-func (p *markerTopicPartitioner) Partition(r *kgo.Record, n int) int {
+func (p *topicPartitioner) Partition(r *kgo.Record, n int) int {
 	switch {
-	case len(r.Headers) > 0 && r.Headers[0].Key == WatermarkHeader:
+	case p.manual || len(r.Headers) > 0 && r.Headers[0].Key == WatermarkHeader:
 		return int(r.Partition)
 	case r.Key != nil:
 		return p.keyed.Partition(r, n)

@@ -369,7 +369,7 @@ func (r *runner) task(ctx context.Context, part int32) (*task, error) {
 // emit receives a sink's record (emitter).
 func (r *runner) emit(rec *kgo.Record) {
 	if size := recordSize(rec); size > r.cfg.MaxRecordBytes {
-		r.deadLetter(rec, fmt.Sprintf("record too large for topic %q: %d bytes > %d", rec.Topic, size, r.cfg.MaxRecordBytes))
+		r.deadLetter(rec, fmt.Sprintf("record too large for topic %q: %d bytes > %d", rec.Topic, size, r.cfg.MaxRecordBytes), false)
 		return
 	}
 	r.pending = append(r.pending, rec)
@@ -386,17 +386,18 @@ func recordSize(rec *kgo.Record) int {
 // reject sends an undecodable input record to the dead-letter topic.
 func (r *runner) reject(rec *kgo.Record, reason string) {
 	dl := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value}
-	r.deadLetter(dl, "undecodable record: "+reason)
+	r.deadLetter(dl, "undecodable record: "+reason, true)
 }
 
-// deadLetter adds rec to the dead-letter topic with its reason and origin in the headers. A
+// deadLetter adds rec to the dead-letter topic with its reason, topic and, for an input record,
+// partition and offset in the headers. A
 // value too large to forward is cut to its first 64 KiB; the header says so.
-func (r *runner) deadLetter(rec *kgo.Record, reason string) {
+func (r *runner) deadLetter(rec *kgo.Record, reason string, origin bool) {
 	out := &kgo.Record{Topic: r.dlq, Key: rec.Key, Value: rec.Value, Headers: []kgo.RecordHeader{
 		{Key: "sluice-reason", Value: []byte(reason)},
 		{Key: "sluice-topic", Value: []byte(rec.Topic)},
 	}}
-	if rec.Offset > 0 || rec.Partition > 0 {
+	if origin {
 		out.Headers = append(out.Headers,
 			kgo.RecordHeader{Key: "sluice-partition", Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
 			kgo.RecordHeader{Key: "sluice-offset", Value: strconv.AppendInt(nil, rec.Offset, 10)})

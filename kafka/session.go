@@ -47,6 +47,7 @@ func (r *runner) openSession() (session, error) {
 		kgo.OnPartitionsLost(r.onRevoked),
 		kgo.FetchMaxWait(r.cfg.CommitInterval),
 		kgo.ProducerLinger(0),
+		kgo.RecordPartitioner(partitioner{manual: r.changelog}),
 	)
 	if r.cfg.Guarantee == AtLeastOnce {
 		opts = append(opts, kgo.DisableAutoCommit())
