@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -50,7 +51,7 @@ func NewProducer[T any](ctx context.Context, cfg Config, topic string, serde Ser
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(partitioner{}),
+	opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(partitioner{}), kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.ProducerBatchMaxBytes(1<<20))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -452,14 +452,18 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		r.sess.produce(ctx, t.changelogRec, r.promise)
 		touched = append(touched, t)
 	}
+	t0 := time.Now()
 	if err := r.sess.flush(ctx); err != nil {
 		return fmt.Errorf("kafka: flushing the epoch: %w", err)
 	}
+	t1 := time.Now()
 	r.mu.Lock()
 	perr := r.produceErr
 	r.produceErr = nil
 	r.mu.Unlock()
 	committed, err := r.sess.end(ctx, perr == nil)
+	r.cfg.Logger.Debug("kafka: epoch", "committed", committed, "records", r.epoch.records, "tasks", len(touched),
+		"flush", t1.Sub(t0), "end", time.Since(t1))
 	if perr != nil {
 		return perr
 	}

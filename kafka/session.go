@@ -47,6 +47,9 @@ func (r *runner) openSession() (session, error) {
 		kgo.OnPartitionsLost(r.onRevoked),
 		kgo.FetchMaxWait(r.cfg.CommitInterval),
 		kgo.ProducerLinger(0),
+		// New output topics (created just before) get leaders within a second; the default
+		// 5 s minimum between metadata refreshes would hold the first epochs that long.
+		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.RecordPartitioner(partitioner{manual: r.changelog}),
 	)
 	if r.cfg.Guarantee == AtLeastOnce {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"syscall"
@@ -46,6 +47,9 @@ func benchKafka(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	cfg := kafka.Config{Brokers: kafka.ParseBrokers(*brokers), CommitInterval: *interval, Partitions: 12,
 		SessionTimeout: 6 * time.Second, UntilIdle: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)}
+	if os.Getenv("SLUICE_LOG") == "debug" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	name := fmt.Sprintf("bench-%s-%d", *mode, time.Now().UnixNano())
 	in, out := name+"-in", name+"-out"
 	cfg.Application = name
@@ -135,7 +139,7 @@ func benchKafkaLatency(ctx context.Context, cfg kafka.Config, in, out string, n 
 	done := make(chan error, 1)
 	go func() { _, err := kafka.Run(runCtx, p, cfg); done <- err }()
 
-	reader, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(out), kgo.FetchMaxWait(10*time.Millisecond),
+	reader, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumeTopics(out), kgo.FetchMaxWait(10*time.Millisecond), kgo.MetadataMinAge(100*time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		return nil, err
@@ -160,7 +164,6 @@ func benchKafkaLatency(ctx context.Context, cfg kafka.Config, in, out string, n 
 	if err != nil {
 		return nil, err
 	}
-	// Warm up: the group joins before the clock starts mattering.
 	tick := time.NewTicker(time.Second / time.Duration(min(rate, 1000)))
 	defer tick.Stop()
 	perTick := max(int64(rate/1000), 1)
@@ -181,8 +184,8 @@ func benchKafkaLatency(ctx context.Context, cfg kafka.Config, in, out string, n 
 	if err := <-done; err != nil {
 		return nil, err
 	}
-	// Skip the first second: the group was still joining.
-	steady := lat[min(len(lat), rate):]
+	// Skip the first 3 s: the group was joining and the clients loading metadata.
+	steady := lat[min(len(lat), 3*rate):]
 	slices.Sort(steady)
 	q := func(p float64) float64 {
 		if len(steady) == 0 {
