@@ -50,8 +50,9 @@ type Config struct {
 	// UntilIdle ends Run, with a nil error, once no record has arrived for this long. 0: run until
 	// the context is done.
 	UntilIdle time.Duration
-	// FromLatest starts partitions without a committed offset at their end (default: the start).
-	FromLatest bool
+	// Start is where partitions without a committed offset begin: Earliest (the default),
+	// Latest, or AtTime.
+	Start StartOffset
 	// TLS, when set, connects with TLS.
 	TLS *tls.Config
 	// SASL, when its Mechanism is set, authenticates.
@@ -109,6 +110,32 @@ func (c *Config) defaults() error {
 		c.Logger = slog.Default()
 	}
 	return nil
+}
+
+// StartOffset is where a partition without a committed offset begins.
+type StartOffset struct {
+	latest bool
+	atMS   int64 // > 0: the first record at or after this time
+}
+
+var (
+	// Earliest starts at the oldest record (the default).
+	Earliest = StartOffset{}
+	// Latest starts after the newest record.
+	Latest = StartOffset{latest: true}
+)
+
+// AtTime starts at the first record whose timestamp is at or after t.
+func AtTime(t time.Time) StartOffset { return StartOffset{atMS: max(t.UnixMilli(), 1)} }
+
+func (s StartOffset) offset() kgo.Offset {
+	switch {
+	case s.atMS > 0:
+		return kgo.NewOffset().AfterMilli(s.atMS)
+	case s.latest:
+		return kgo.NewOffset().AtEnd()
+	}
+	return kgo.NewOffset().AtStart()
 }
 
 // ParseBrokers splits a comma-separated broker list.

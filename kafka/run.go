@@ -50,6 +50,7 @@ type runner struct {
 	counters  flow.Counters
 
 	sess  session
+	admin *admin // for committed offsets and lag, while the run lasts
 	tasks map[int32]*task
 
 	mu sync.Mutex // guards the fields below, written by group callbacks and produce promises
@@ -85,7 +86,11 @@ func Run(ctx context.Context, p *sluice.Pipeline, cfg Config) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	if err := r.prepare(ctx); err != nil {
+	err = r.prepare(ctx)
+	if r.admin != nil {
+		defer r.admin.close()
+	}
+	if err != nil {
 		return Stats{}, err
 	}
 	defer func() { r.sess.close() }()
@@ -193,7 +198,7 @@ func (r *runner) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	r.admin = a
 	if err := a.reach(ctx); err != nil {
 		return err
 	}
@@ -520,11 +525,7 @@ func (r *runner) lastActivity(lastInput time.Time) time.Time {
 
 // groupLag is the number of records of the source topic the group has not committed.
 func (r *runner) groupLag(ctx context.Context) (int64, error) {
-	a, err := newAdmin(&r.cfg)
-	if err != nil {
-		return 0, err
-	}
-	defer a.close()
+	a := r.admin
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
 	ends, err := a.adm.ListCommittedOffsets(ctx, r.topic)
@@ -535,15 +536,37 @@ func (r *runner) groupLag(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	starts, err := r.startOffsets(ctx, a.adm)
+	if err != nil {
+		return 0, err
+	}
 	var lag int64
 	ends.Each(func(o kadm.ListedOffset) {
-		c, ok := committed.Lookup(r.topic, o.Partition)
-		switch {
-		case !ok || c.At < 0:
-			lag += o.Offset
-		case o.Offset > c.At:
-			lag += o.Offset - c.At
+		from := starts[o.Partition] // where the group would begin without a commit
+		if c, ok := committed.Lookup(r.topic, o.Partition); ok && c.At >= 0 {
+			from = c.At
 		}
+		lag += max(o.Offset-from, 0)
 	})
 	return lag, nil
+}
+
+// startOffsets is, per partition, where Config.Start begins a partition without a commit.
+func (r *runner) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	var l kadm.ListedOffsets
+	var err error
+	switch s := r.cfg.Start; {
+	case s.atMS > 0:
+		l, err = adm.ListOffsetsAfterMilli(ctx, s.atMS, r.topic)
+	case s.latest:
+		l, err = adm.ListEndOffsets(ctx, r.topic) // nothing was there to read when it began
+	default:
+		l, err = adm.ListStartOffsets(ctx, r.topic)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
 }

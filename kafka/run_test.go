@@ -149,7 +149,7 @@ func TestRunExactlyOnce(t *testing.T) {
 	if st.DeadLetters != 3 || st.Produced != int64(len(want))+3 {
 		t.Errorf("stats %+v: want 3 dead letters and %d outputs", st, len(want)+3)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(app+"-dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(app+"-dlq"), kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
 		t.Fatal(err)
@@ -273,5 +273,36 @@ func TestRunBadInput(t *testing.T) {
 	cfg.SASL.Mechanism = "GSSAPI"
 	if _, err := kafka.Run(context.Background(), countPipeline("t", "out"), cfg); err == nil || !strings.Contains(err.Error(), "GSSAPI") {
 		t.Fatalf("unknown SASL mechanism: %v", err)
+	}
+}
+
+// TestRunStartOffsets: a group without committed offsets starts where Config.Start says.
+func TestRunStartOffsets(t *testing.T) {
+	ctx := kafkatest.Deadline(t, 2*time.Minute)
+	broker := kafkatest.Broker(t)
+	in := kafkatest.Name("in")
+	evs := events(1_000)
+	produceEOS(t, ctx, broker, in, evs, 0, false)
+	for _, c := range []struct {
+		name  string
+		start kafka.StartOffset
+		want  int64
+	}{
+		{"earliest", kafka.Earliest, int64(len(evs))},
+		{"latest", kafka.Latest, 0},
+		{"future time", kafka.AtTime(time.Now().Add(time.Hour)), 0},
+		{"past time", kafka.AtTime(time.Now().Add(-time.Hour)), int64(len(evs))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := config(broker, kafkatest.Name("app"))
+			cfg.Start = c.start
+			st, err := kafka.Run(ctx, countPipeline(in, kafkatest.Name("out")), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Records != c.want {
+				t.Fatalf("read %d records, want %d", st.Records, c.want)
+			}
+		})
 	}
 }

@@ -32,14 +32,11 @@ func (r *runner) openSession() (session, error) {
 	if err != nil {
 		return nil, err
 	}
-	reset := kgo.NewOffset().AtStart()
-	if r.cfg.FromLatest {
-		reset = kgo.NewOffset().AtEnd()
-	}
+	reset := r.cfg.Start.offset()
 	opts = append(opts,
 		kgo.ConsumerGroup(r.cfg.Application),
 		kgo.ConsumeTopics(r.topic),
-		kgo.ConsumeResetOffset(reset),
+		kgo.ConsumeStartOffset(reset),
 		kgo.KeepControlRecords(), // committed offsets pass the commit markers: lag 0 means done
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
 		kgo.AdjustFetchOffsetsFn(r.onAssigned),
@@ -102,11 +99,23 @@ func randomHex() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (r *runner) onAssigned(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+// onAssigned records the group's committed offsets of newly assigned partitions (the offsets
+// given here also hold start offsets for partitions without a commit, so they are asked for).
+func (r *runner) onAssigned(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	committed, err := r.admin.adm.FetchOffsets(ctx, r.cfg.Application)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kafka: fetching the committed offsets of group %q: %w", r.cfg.Application, err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for p, o := range offsets[r.topic] {
-		r.committedOffsets[p] = o.EpochOffset().Offset
+	for p := range offsets[r.topic] {
+		r.committedOffsets[p] = -1
+		if c, ok := committed.Lookup(r.topic, p); ok && c.Err == nil && c.At >= 0 {
+			r.committedOffsets[p] = c.At
+		}
 		r.revoked[p] = true // a stale task of an earlier assignment must not survive
 	}
 	r.assignedAt = time.Now()
