@@ -64,7 +64,6 @@ type runner struct {
 	assignedAt time.Time
 
 	pending []*kgo.Record // the current partition's output, produced after it is processed
-	current *kgo.Record   // the input record being processed, for dead letters
 	stats   Stats
 	epoch   struct {
 		records, produced, dead int64

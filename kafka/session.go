@@ -65,7 +65,6 @@ func (r *runner) openSession() (session, error) {
 		kgo.TransactionalID(id),
 		kgo.TransactionTimeout(r.cfg.TransactionTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 	)
 	s, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {

@@ -87,6 +87,3 @@ func (t *task) snapshot(now int64) (*taskState, error) {
 	maxTS, wm := t.feed.position()
 	return &taskState{NextOffset: t.next, ChangelogOffset: -1, MaxTS: maxTS, WM: wm, Snaps: snaps}, nil
 }
-
-// finish ends the instance's dead-letter stream (the runner is stopping).
-func (t *task) finish() error { return t.rt.Finish() }
