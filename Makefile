@@ -4,9 +4,11 @@ PKGS := ./...
 
 .PHONY: test check build demo bench
 
-# Every test, with the race detector: what CI runs (.ci/run) and what a newcomer runs.
+# Every test, with the race detector: what CI runs (.ci/run) and what a newcomer runs. The Kafka
+# tests need a real broker and kcat: scripts/test-services starts them (and stops what it started).
 test: check
-	$(GO) test -race -count=1 $(PKGS)
+	scripts/test-services start
+	$(GO) test -race -count=1 -timeout 20m $(PKGS); rc=$$?; scripts/test-services stop; exit $$rc
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 

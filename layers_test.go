@@ -22,10 +22,10 @@ var layers = []struct {
 }{
 	{"window", 0}, {"watermark", 0}, {"agg", 0}, {"state", 0},
 	{"internal/flow", 1}, {"checkpoint", 1}, {"checkpoint/faultfs", 2}, {"state/pebble", 2},
-	{"internal/plan", 2},
+	{"internal/plan", 2}, {"internal/kafkatest", 2},
 	{"", 3}, // the public DSL at the module root
 	{"internal/runtime", 4},
-	{"engine", 5}, {"sluicetest", 5}, {"connector", 5}, {"serde", 5},
+	{"engine", 5}, {"kafka", 5}, {"sluicetest", 5}, {"connector", 5}, {"serde", 5},
 	{"internal/fixture", 6}, {"examples", 6}, {"metrics", 6}, {"ui", 6},
 	{"bench", 7},
 	{"cmd", 8},

@@ -52,7 +52,8 @@ func SinkTo[T any](s Stream[T], sink Sink[T]) Stream[T] {
 	gather.Exchange = func(cfg plan.ExchangeConfig) plan.Exchange {
 		return flow.NewExchange(gather.Name, func(v T) (T, int) { return v, 0 }, cfg)
 	}
-	n := s.p.g.Add(&plan.Node{Kind: plan.KindSink, Inputs: []plan.Edge{{From: gather}}})
+	// Ext holds the user's sink, so that a runtime can recognise its own sinks (the Kafka runner).
+	n := s.p.g.Add(&plan.Node{Kind: plan.KindSink, Inputs: []plan.Edge{{From: gather}}, Ext: sink})
 	n.Name = "sink-" + itoa(n.ID)
 	n.Build = func(t *flow.Task, _ []any) any {
 		op := &flow.Sink[T]{Ctl: flow.NewCtl(), Name: n.Name, T: t,

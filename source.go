@@ -74,6 +74,12 @@ type sourceFactory[T any] struct {
 // Source returns the user's source, so that a test driver can recognise its own inputs.
 func (f *sourceFactory[T]) Source() any { return f.src }
 
+// EventTime returns the source's timestamp assigner (nil: ingestion time) and watermark
+// strategy, for runtimes that push records into a driven source themselves (the Kafka runner).
+func (f *sourceFactory[T]) EventTime() (func(T) int64, watermark.Strategy) {
+	return f.cfg.ts, f.cfg.wm
+}
+
 func (f *sourceFactory[T]) OpenSplits(ctx context.Context) ([]plan.SplitRunner, error) {
 	readers, err := f.src.Open(ctx)
 	if err != nil {

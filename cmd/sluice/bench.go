@@ -63,6 +63,8 @@ const benchUsage = `usage:
                        [--input FILE] [--output FILE] [--json] [--cpuprofile FILE]
   sluice bench nexmark --dump N [--output FILE]
   sluice bench ysb [--events N] [--parallelism P] [--output FILE] [--json] [--cpuprofile FILE]
+  sluice bench kafka --kafka BROKERS --mode passthrough|tumbling|latency [--records N] [--rate R]
+                     [--commit-interval D]   (a real broker; one JSON line)
 
 Runs a benchmark on the embedded engine and prints one summary (one JSON line with --json):
 events, seconds, events_per_second, cores, events_per_second_per_core, cpu_seconds,
@@ -101,6 +103,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return benchNexmark(ctx, args[1:], stdout, stderr)
 	case "ysb":
 		return benchYSB(ctx, args[1:], stdout, stderr)
+	case "kafka":
+		return benchKafka(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, benchUsage)
 		return exitOK

@@ -19,7 +19,9 @@ import (
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "clickstream" {
-		fmt.Fprintln(stderr, "usage: sluice demo clickstream [--events N] [--seed S] [--rate R] [--threshold T] [--out FILE]")
+		fmt.Fprintln(stderr, "usage: sluice demo clickstream [--events N] [--seed S] [--rate R] [--threshold T] [--out FILE]\n"+
+			"       sluice demo clickstream --kafka BROKERS --produce-only --events N [--seed S]\n"+
+			"       sluice demo clickstream --kafka BROKERS --consume --state-dir DIR [--until-idle 10s]")
 		return exitUsage
 	}
 	fs := flag.NewFlagSet("sluice demo clickstream", flag.ContinueOnError)
@@ -33,8 +35,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "checkpoint into DIR and resume from it; with --out, FILE is written exactly once")
 	interval := fs.Duration("checkpoint-interval", time.Second, "time between checkpoints (with --state-dir)")
 	fromSavepoint := fs.String("from-savepoint", "", "restore this savepoint folder (with --state-dir)")
+	kf := kafkaFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
+	}
+	if kf.brokers != "" || kf.produceOnly || kf.consume {
+		return runDemoKafka(ctx, kf, demoArgs{events: *events, seed: *seed, threshold: *threshold, stateDir: *stateDir}, stderr)
 	}
 	if *events < 0 || *rate < 0 || *threshold < 0 || *parallelism < 0 || *interval <= 0 {
 		fmt.Fprintln(stderr, "sluice demo clickstream: --events, --rate, --threshold and --parallelism must be >= 0, --checkpoint-interval > 0")

@@ -122,12 +122,11 @@ type Job struct {
 // LateClick is a click too late for its window.
 type LateClick = sluice.LateElement[string, Click]
 
-// Build creates the demo pipeline writing alerts to out and late clicks, if any, to late (nil:
-// late clicks are only counted).
+// Build creates the demo pipeline over generated clicks, writing alerts to out and late clicks,
+// if any, to late (nil: late clicks are only counted).
 func Build(cfg Config, out sluice.Sink[Alert], late sluice.Sink[LateClick]) *Job {
 	cfg.defaults()
 	j := &Job{Pipeline: sluice.NewPipeline("clickstream")}
-	p := j.Pipeline
 	opts := []generator.Option{generator.Splits(cfg.Splits), generator.Rate(cfg.Rate)}
 	if cfg.Events > 0 {
 		opts = append(opts, generator.Count(cfg.Events))
@@ -136,8 +135,31 @@ func Build(cfg Config, out sluice.Sink[Alert], late sluice.Sink[LateClick]) *Job
 		j.Events.Add(1)
 		return cfg.Click(seq)
 	}, opts...)
-	clicks := sluice.FromSource[Click](p, src, sluice.EventTimeMillis(func(c Click) int64 { return c.At },
-		watermark.BoundedOutOfOrderness(5*time.Second), watermark.Idleness(30*time.Second))).Name("clicks")
+	j.build(cfg, sluice.FromSource[Click](j.Pipeline, src, clickTime()).Name("clicks"), out, late)
+	return j
+}
+
+// BuildOn creates the demo pipeline over the clicks src reads (a Kafka topic written by
+// ProduceClicks), counting them as they arrive. Its alerts equal Build's for the same clicks.
+func BuildOn(cfg Config, src sluice.Source[Click], out sluice.Sink[Alert], late sluice.Sink[LateClick]) *Job {
+	cfg.defaults()
+	j := &Job{Pipeline: sluice.NewPipeline("clickstream")}
+	clicks := sluice.Map(sluice.FromSource[Click](j.Pipeline, src, clickTime()).Name("clicks"), func(c Click) Click {
+		j.Events.Add(1)
+		return c
+	}).Name("count-clicks")
+	j.build(cfg, clicks, out, late)
+	return j
+}
+
+// clickTime is the demo's event time: the click's timestamp, 5 s of allowed disorder (clicks are
+// at most MaxDisorder out of order) and 30 s of idleness.
+func clickTime() sluice.SourceOption[Click] {
+	return sluice.EventTimeMillis(func(c Click) int64 { return c.At },
+		watermark.BoundedOutOfOrderness(5*time.Second), watermark.Idleness(30*time.Second))
+}
+
+func (j *Job) build(cfg Config, clicks sluice.Stream[Click], out sluice.Sink[Alert], late sluice.Sink[LateClick]) {
 	perPage := sluice.KeyBy(clicks, func(c Click) string { return c.Page })
 	w := sluice.Window(perPage, window.Tumbling(time.Minute))
 	counts := sluice.Aggregate(w, agg.Count[Click]()).Name("clicks-per-page").UID("clicks-per-page")
@@ -157,7 +179,6 @@ func Build(cfg Config, out sluice.Sink[Alert], late sluice.Sink[LateClick]) *Job
 	if late != nil {
 		sluice.SinkTo(sluice.Late(w), late)
 	}
-	return j
 }
 
 func itoa(i int) string {

@@ -1,0 +1,571 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/internal/flow"
+	"github.com/sluicehq/sluice/internal/plan"
+	"github.com/sluicehq/sluice/internal/runtime"
+)
+
+// Stats are the counts of a Run.
+type Stats struct {
+	// Records is the number of input records processed in committed epochs.
+	Records int64
+	// Produced is the number of output records committed.
+	Produced int64
+	// Epochs and Aborted count committed and aborted epochs.
+	Epochs, Aborted int64
+	// DeadLetters counts records sent to the dead-letter topic.
+	DeadLetters int64
+}
+
+// binder is a Kafka source, type-erased.
+type binder interface {
+	bind(factory any, head any) (feeder, error)
+	TopicName() string
+}
+
+// runner is one Run: the group member, its tasks and the epoch in progress.
+type runner struct {
+	cfg       Config
+	graph     *plan.Graph
+	rcfg      runtime.Config
+	srcNode   *plan.Node
+	src       binder
+	topic     string
+	changelog string
+	dlq       string
+	sinks     []string
+	counters  flow.Counters
+
+	sess  session
+	admin *admin // for committed offsets and lag, while the run lasts
+	tasks map[int32]*task
+
+	mu sync.Mutex // guards the fields below, written by group callbacks and produce promises
+	// committedOffsets are the group's committed offsets of newly assigned partitions, taken
+	// when they were assigned (-1: none).
+	committedOffsets map[int32]int64
+	revoked          map[int32]bool
+	produceErr       error
+
+	// assignedAt is when the group last changed this member's partitions.
+	assignedAt time.Time
+
+	pending []*kgo.Record // the current partition's output, produced after it is processed
+	stats   Stats
+	epoch   struct {
+		records, produced, dead int64
+	}
+}
+
+// Run runs the pipeline over Kafka until ctx is done or, with UntilIdle, the input has been idle;
+// both end it with a nil error. The pipeline must read one Kafka Source; its Kafka Sinks write
+// in the epochs' transactions. Other sinks see every record of committed epochs, and possibly
+// records of aborted ones again (at least once).
+func Run(ctx context.Context, p *sluice.Pipeline, cfg Config) (Stats, error) {
+	if err := cfg.defaults(); err != nil {
+		return Stats{}, err
+	}
+	if cfg.Application == "" {
+		return Stats{}, errors.New("kafka.Run: Config.Application (the consumer group) is required")
+	}
+	r, err := newRunner(p, cfg)
+	if err != nil {
+		return Stats{}, err
+	}
+	err = r.prepare(ctx)
+	if r.admin != nil {
+		defer r.admin.close()
+	}
+	if err != nil {
+		return Stats{}, err
+	}
+	defer func() { r.sess.close() }()
+	var failingSince time.Time
+	var epochsAtFail int64
+	for {
+		err = r.loop(ctx)
+		var fatal *fatalError
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return r.stats, nil
+		case errors.As(err, &fatal) || isFatal(err):
+			return r.stats, err
+		case failingSince.IsZero() || r.stats.Epochs > epochsAtFail: // the first failure since progress
+			failingSince, epochsAtFail = time.Now(), r.stats.Epochs
+		case time.Since(failingSince) > r.cfg.RetryFor:
+			return r.stats, fmt.Errorf("%w (retried for %s)", err, r.cfg.RetryFor)
+		}
+		r.cfg.Logger.Warn("kafka: session failed; rejoining from the last committed epoch", "err", err)
+		if err := r.reopen(ctx); err != nil {
+			return r.stats, err
+		}
+	}
+}
+
+// fatalError is an error retrying cannot fix (a pipeline failure).
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+// isFatal reports errors of configuration or authorization, which a new session would meet again.
+func isFatal(err error) bool {
+	return errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.GroupAuthorizationFailed) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
+		errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnknownTopicOrPartition)
+}
+
+// reopen closes the session, forgets every task (they are restored from their committed state
+// when their partitions come back) and joins again, after a pause.
+func (r *runner) reopen(ctx context.Context) error {
+	r.sess.close()
+	r.tasks = map[int32]*task{}
+	r.mu.Lock()
+	clear(r.committedOffsets)
+	clear(r.revoked)
+	r.produceErr = nil
+	r.mu.Unlock()
+	r.pending = r.pending[:0]
+	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(time.Second):
+	}
+	var err error
+	r.sess, err = r.openSession()
+	return err
+}
+
+func newRunner(p *sluice.Pipeline, cfg Config) (*runner, error) {
+	g, err := p.Plan()
+	if err != nil {
+		return nil, err
+	}
+	r := &runner{cfg: cfg, graph: g, tasks: map[int32]*task{}, committedOffsets: map[int32]int64{}, revoked: map[int32]bool{},
+		changelog: cfg.Application + "-changelog", dlq: cfg.Application + "-dlq"}
+	r.rcfg = runtime.Config{Parallelism: 1, Clock: flow.WallClock{}, Logger: cfg.Logger, Counters: &r.counters}
+	for _, n := range g.Nodes {
+		switch n.Kind {
+		case plan.KindSource:
+			src, _ := n.Source.(interface{ Source() any })
+			var b binder
+			if src != nil {
+				b, _ = src.Source().(binder)
+			}
+			if b == nil {
+				return nil, fmt.Errorf("kafka.Run: source %s is not a Kafka source (kafka.Topic, kafka.Records)", n.Label())
+			}
+			if r.src != nil {
+				return nil, fmt.Errorf("kafka.Run: the pipeline reads two Kafka sources (%q and %q); it supports one", r.topic, b.TopicName())
+			}
+			r.srcNode, r.src, r.topic = n, b, b.TopicName()
+		case plan.KindSink:
+			if s, ok := n.Ext.(interface {
+				bindEmitter(emitter)
+				TopicName() string
+			}); ok {
+				s.bindEmitter(r)
+				r.sinks = append(r.sinks, s.TopicName())
+			} else {
+				cfg.Logger.Warn("kafka.Run: a sink that is not a Kafka sink sees records at least once", "sink", n.Label())
+			}
+		}
+	}
+	if r.src == nil {
+		return nil, errors.New("kafka.Run: the pipeline has no Kafka source")
+	}
+	return r, nil
+}
+
+// prepare checks the broker and topics and opens the group session.
+func (r *runner) prepare(ctx context.Context) error {
+	a, err := newAdmin(&r.cfg)
+	if err != nil {
+		return err
+	}
+	r.admin = a
+	if err := a.reach(ctx); err != nil {
+		return err
+	}
+	parts, err := a.partitions(ctx, r.topic)
+	if err != nil {
+		return err
+	}
+	if r.cfg.Partitions <= 0 {
+		r.cfg.Partitions = parts
+	}
+	compact, segment := "compact", "60000"
+	if err := a.ensure(ctx, r.changelog, parts, map[string]*string{"cleanup.policy": &compact, "segment.ms": &segment}); err != nil {
+		return err
+	}
+	for _, t := range append([]string{r.dlq}, r.sinks...) {
+		if err := a.ensure(ctx, t, r.cfg.Partitions, nil); err != nil {
+			return err
+		}
+	}
+	r.sess, err = r.openSession()
+	return err
+}
+
+// loop runs epochs until ctx is done or the input is idle long enough.
+func (r *runner) loop(ctx context.Context) error {
+	lastInput := time.Now()
+	var epochStart time.Time
+	inEpoch := false
+	for {
+		wait := r.cfg.CommitInterval
+		if inEpoch {
+			wait = max(time.Until(epochStart.Add(r.cfg.CommitInterval)), time.Millisecond)
+		}
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		fetches := r.sess.poll(pctx)
+		cancel()
+		if fetches.IsClientClosed() {
+			return r.stop(inEpoch)
+		}
+		if err := r.fetchErr(fetches); err != nil {
+			r.abortOpen(inEpoch)
+			return err
+		}
+		if !inEpoch {
+			r.applyRevokes()
+		}
+		if fetches.NumRecords() > 0 {
+			lastInput = time.Now()
+			if !inEpoch {
+				if err := r.sess.begin(); err != nil {
+					return fmt.Errorf("kafka: beginning a transaction: %w", err)
+				}
+				inEpoch, epochStart = true, time.Now()
+			}
+			if err := r.process(ctx, fetches); err != nil {
+				r.abortOpen(inEpoch)
+				return err
+			}
+		}
+		if inEpoch && time.Since(epochStart) >= r.cfg.CommitInterval {
+			if err := r.endEpoch(ctx); err != nil {
+				return err
+			}
+			inEpoch = false
+			r.sess.allowRebalance()
+		} else if !inEpoch {
+			r.sess.allowRebalance()
+		}
+		switch {
+		case ctx.Err() != nil:
+			return r.stop(inEpoch)
+		case !inEpoch && r.cfg.UntilIdle > 0 && time.Since(r.lastActivity(lastInput)) >= r.cfg.UntilIdle:
+			lag, err := r.groupLag(ctx)
+			if err == nil && lag == 0 {
+				r.cfg.Logger.Info("kafka: input idle and fully consumed; stopping", "idle", time.Since(lastInput).Round(time.Millisecond))
+				return r.stop(false)
+			}
+			// Records remain, in partitions another member holds (or held, until its session
+			// times out): wait for the group to finish them.
+			r.cfg.Logger.Info("kafka: input idle here, but the group has lag; waiting", "lag", lag, "err", err)
+			lastInput = time.Now()
+		}
+	}
+}
+
+// stop ends the run: an open epoch is committed when the context allows, else aborted.
+func (r *runner) stop(inEpoch bool) error {
+	if inEpoch {
+		if err := r.endEpoch(context.Background()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *runner) abortOpen(inEpoch bool) {
+	if inEpoch {
+		if _, err := r.sess.end(context.Background(), false); err != nil {
+			r.cfg.Logger.Warn("kafka: aborting the open transaction", "err", err)
+		}
+	}
+}
+
+// fetchErr returns the first fatal fetch error; timeouts of the poll are not errors.
+func (r *runner) fetchErr(f kgo.Fetches) error {
+	for _, fe := range f.Errors() {
+		if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+			continue
+		}
+		return fmt.Errorf("kafka: consuming topic %q partition %d: %w", fe.Topic, fe.Partition, explain(fe.Err))
+	}
+	return nil
+}
+
+// applyRevokes drops the tasks of partitions this member no longer owns.
+func (r *runner) applyRevokes() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p := range r.revoked {
+		delete(r.tasks, p)
+	}
+	clear(r.revoked)
+}
+
+// process runs each partition's records through its task.
+func (r *runner) process(ctx context.Context, f kgo.Fetches) error {
+	var err error
+	f.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		var t *task
+		if t, err = r.task(ctx, fp.Partition); err != nil {
+			return
+		}
+		if err = t.process(fp.Records, r.reject); err != nil {
+			err = &fatalError{err}
+			return
+		}
+		r.epoch.records += int64(len(fp.Records))
+		r.flushPending(ctx)
+	})
+	return err
+}
+
+// task returns the partition's task, restoring it on first use after an assignment.
+func (r *runner) task(ctx context.Context, part int32) (*task, error) {
+	r.mu.Lock()
+	if r.revoked[part] { // assigned again since the task was built: its state may be stale
+		delete(r.tasks, part)
+		delete(r.revoked, part)
+	}
+	committed, ok := r.committedOffsets[part]
+	r.mu.Unlock()
+	if t, ok := r.tasks[part]; ok {
+		return t, nil
+	}
+	if !ok {
+		committed = -1
+	}
+	st, err := r.restoreState(ctx, part, committed)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.newTask(ctx, part, st)
+	if err != nil {
+		return nil, err
+	}
+	r.tasks[part] = t
+	return t, nil
+}
+
+// emit receives a sink's record (emitter).
+func (r *runner) emit(rec *kgo.Record) {
+	if size := recordSize(rec); size > r.cfg.MaxRecordBytes {
+		r.deadLetter(rec, fmt.Sprintf("record too large for topic %q: %d bytes > %d", rec.Topic, size, r.cfg.MaxRecordBytes), false)
+		return
+	}
+	r.pending = append(r.pending, rec)
+}
+
+func recordSize(rec *kgo.Record) int {
+	n := len(rec.Key) + len(rec.Value)
+	for _, h := range rec.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// reject sends an undecodable input record to the dead-letter topic.
+func (r *runner) reject(rec *kgo.Record, reason string) {
+	dl := &kgo.Record{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value}
+	r.deadLetter(dl, "undecodable record: "+reason, true)
+}
+
+// deadLetter adds rec to the dead-letter topic with its reason, topic and, for an input record,
+// partition and offset in the headers. A
+// value too large to forward is cut to its first 64 KiB; the header says so.
+func (r *runner) deadLetter(rec *kgo.Record, reason string, origin bool) {
+	out := &kgo.Record{Topic: r.dlq, Key: rec.Key, Value: rec.Value, Headers: []kgo.RecordHeader{
+		{Key: "sluice-reason", Value: []byte(reason)},
+		{Key: "sluice-topic", Value: []byte(rec.Topic)},
+	}}
+	if origin {
+		out.Headers = append(out.Headers,
+			kgo.RecordHeader{Key: "sluice-partition", Value: strconv.AppendInt(nil, int64(rec.Partition), 10)},
+			kgo.RecordHeader{Key: "sluice-offset", Value: strconv.AppendInt(nil, rec.Offset, 10)})
+	}
+	if recordSize(out) > r.cfg.MaxRecordBytes {
+		out.Value = out.Value[:min(len(out.Value), 64<<10)]
+		out.Headers = append(out.Headers, kgo.RecordHeader{Key: "sluice-truncated", Value: strconv.AppendInt(nil, int64(len(rec.Value)), 10)})
+	}
+	r.counters.DeadLetters.Add(1)
+	r.epoch.dead++
+	r.pending = append(r.pending, out)
+}
+
+// flushPending hands the partition's output to the producer.
+func (r *runner) flushPending(ctx context.Context) {
+	for _, rec := range r.pending {
+		r.sess.produce(ctx, rec, r.promise)
+	}
+	r.epoch.produced += int64(len(r.pending))
+	clear(r.pending)
+	r.pending = r.pending[:0]
+}
+
+func (r *runner) promise(rec *kgo.Record, err error) {
+	if err == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.produceErr == nil {
+		r.produceErr = fmt.Errorf("kafka: producing to topic %q: %w", rec.Topic, explain(err))
+	}
+	r.mu.Unlock()
+}
+
+// endEpoch snapshots the touched tasks into the changelog and commits the transaction; when it
+// aborts, the touched tasks roll back to their last committed state.
+func (r *runner) endEpoch(ctx context.Context) error {
+	now := time.Now().UnixMilli()
+	var touched []*task
+	for _, t := range r.tasks {
+		if !t.touched {
+			continue
+		}
+		st, err := t.snapshot(now)
+		if err != nil {
+			r.abortOpen(true)
+			return &fatalError{err}
+		}
+		r.flushPending(ctx) // outputs of processing-time timers
+		t.pending = st
+		t.changelogRec = &kgo.Record{Topic: r.changelog, Partition: t.part, Key: strconv.AppendInt(nil, int64(t.part), 10), Value: st.encode(nil)}
+		r.sess.produce(ctx, t.changelogRec, r.promise)
+		touched = append(touched, t)
+	}
+	t0 := time.Now()
+	if err := r.sess.flush(ctx); err != nil {
+		return fmt.Errorf("kafka: flushing the epoch: %w", err)
+	}
+	t1 := time.Now()
+	r.mu.Lock()
+	perr := r.produceErr
+	r.produceErr = nil
+	r.mu.Unlock()
+	committed, err := r.sess.end(ctx, perr == nil)
+	r.cfg.Logger.Debug("kafka: epoch", "committed", committed, "records", r.epoch.records, "tasks", len(touched),
+		"flush", t1.Sub(t0), "end", time.Since(t1))
+	if perr != nil {
+		return perr
+	}
+	if err != nil {
+		return fmt.Errorf("kafka: ending the transaction: %w", err)
+	}
+	for _, t := range touched {
+		t.touched = false
+		if committed {
+			t.pending.ChangelogOffset = t.changelogRec.Offset
+			t.committed = t.pending
+			r.saveLocal(t.part, t.committed)
+		}
+		t.pending, t.changelogRec = nil, nil
+	}
+	if committed {
+		r.stats.Epochs++
+		r.stats.Records += r.epoch.records
+		r.stats.Produced += r.epoch.produced
+		r.stats.DeadLetters += r.epoch.dead
+	} else {
+		r.stats.Aborted++
+		r.cfg.Logger.Info("kafka: epoch aborted (a rebalance or a failed commit); rolling back", "tasks", len(touched))
+		if err := r.rollback(ctx, touched); err != nil {
+			return err
+		}
+	}
+	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
+	return nil
+}
+
+// rollback rebuilds tasks from their last committed state.
+func (r *runner) rollback(ctx context.Context, ts []*task) error {
+	for _, t := range ts {
+		nt, err := r.newTask(ctx, t.part, t.committed)
+		if err != nil {
+			return err
+		}
+		r.tasks[t.part] = nt
+	}
+	return nil
+}
+
+// lastActivity is the later of the last input and the last assignment change: a member that has
+// just been given partitions is not idle.
+func (r *runner) lastActivity(lastInput time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.assignedAt.After(lastInput) {
+		return r.assignedAt
+	}
+	return lastInput
+}
+
+// groupLag is the number of records of the source topic the group has not committed.
+func (r *runner) groupLag(ctx context.Context) (int64, error) {
+	a := r.admin
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
+	defer cancel()
+	ends, err := a.adm.ListCommittedOffsets(ctx, r.topic)
+	if err != nil {
+		return 0, err
+	}
+	committed, err := a.adm.FetchOffsets(ctx, r.cfg.Application)
+	if err != nil {
+		return 0, err
+	}
+	starts, err := r.startOffsets(ctx, a.adm)
+	if err != nil {
+		return 0, err
+	}
+	var lag int64
+	ends.Each(func(o kadm.ListedOffset) {
+		from := starts[o.Partition] // where the group would begin without a commit
+		if c, ok := committed.Lookup(r.topic, o.Partition); ok && c.At >= 0 {
+			from = c.At
+		}
+		lag += max(o.Offset-from, 0)
+	})
+	return lag, nil
+}
+
+// startOffsets is, per partition, where Config.Start begins a partition without a commit.
+func (r *runner) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	var l kadm.ListedOffsets
+	var err error
+	switch s := r.cfg.Start; {
+	case s.atMS > 0:
+		l, err = adm.ListOffsetsAfterMilli(ctx, s.atMS, r.topic)
+	case s.latest:
+		l, err = adm.ListEndOffsets(ctx, r.topic) // nothing was there to read when it began
+	default:
+		l, err = adm.ListStartOffsets(ctx, r.topic)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out, nil
+}
