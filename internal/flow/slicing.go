@@ -686,55 +686,93 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 	return nil
 }
 
-// RestoreState rebuilds the slices of the keys this subtask owns and re-arms their wakes.
+// RestoreState rebuilds the slices of the keys this subtask owns and re-arms their wakes. Records
+// are decoded a group at a time: the index entry of each key is prefetched as its record is
+// decoded, and the group is applied, in order, once its entries are on their way.
 func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 	if o.State.Err != nil && len(r.parts) > 0 {
 		return o.State.Err
 	}
-	return r.Each(func(_ int, rec []byte) error {
+	type decoded struct {
+		k    K
+		h    uint64
+		rest []byte
+	}
+	var group []decoded
+	apply := func() error {
+		for i := range group {
+			if err := o.restoreKey(group[i].k, group[i].h, group[i].rest); err != nil {
+				return err
+			}
+		}
+		clear(group)
+		group = group[:0]
+		return nil
+	}
+	err := r.Each(func(_ int, rec []byte) error {
 		rec, err := checkWindowFormat(rec, formatSlicedWindow, o.State.UID)
 		if err != nil {
+			if aerr := apply(); aerr != nil { // the earlier records' errors come first
+				return aerr
+			}
 			return err
 		}
 		k, n, err := o.State.Key.Decode(rec)
 		if err != nil {
+			if aerr := apply(); aerr != nil {
+				return aerr
+			}
 			return fmt.Errorf("%w: window key: %v", ErrCorruptState, err)
 		}
-		d := decoder{b: rec[n:]}
-		wake := d.varint()
-		ns := d.uvarint()
 		h := o.tab.hash(k)
-		slot, ok := o.tab.find(h, k)
-		if !ok {
-			slot = o.tab.add(h, k)
+		o.tab.touchHomes([]uint64{h})
+		group = append(group, decoded{k: k, h: h, rest: rec[n:]})
+		if len(group) == batchGroup {
+			return apply()
 		}
-		ss := o.slices(slot)
-		for i := uint64(0); i < ns && d.err == nil; i++ {
-			s := swSlice[Acc]{start: d.varint(), born: d.varint()}
-			if d.err == nil {
-				var m int
-				s.acc, m, d.err = o.State.Value.Decode(d.b)
-				d.skip(m)
-			}
-			s.last = o.lastEnd(s.start)
-			o.insert(&ss, ss.len(), s)
-		}
-		if nl := d.uvarint(); nl > 0 && d.err == nil {
-			ks := o.extOf(ss.e, true)
-			for i := uint64(0); i < nl && d.err == nil; i++ {
-				ks.late = append(ks.late, swLate{end: d.varint(), panes: int(d.uvarint()), lateCount: int(d.uvarint())})
-			}
-		}
-		if d.err != nil {
-			return fmt.Errorf("%w: window slices of a key: %v", ErrCorruptState, d.err)
-		}
-		if ss.len() == 0 {
-			o.release(slot)
-			return nil
-		}
-		o.arm(slot, wake)
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return apply()
+}
+
+// restoreKey restores one key's record (after its key).
+func (o *SliceWindowOp[K, In, Acc]) restoreKey(k K, h uint64, rest []byte) error {
+	d := decoder{b: rest}
+	wake := d.varint()
+	ns := d.uvarint()
+	slot, ok := o.tab.find(h, k)
+	if !ok {
+		slot = o.tab.add(h, k)
+	}
+	ss := o.slices(slot)
+	for i := uint64(0); i < ns && d.err == nil; i++ {
+		s := swSlice[Acc]{start: d.varint(), born: d.varint()}
+		if d.err == nil {
+			var m int
+			s.acc, m, d.err = o.State.Value.Decode(d.b)
+			d.skip(m)
+		}
+		s.last = o.lastEnd(s.start)
+		o.insert(&ss, ss.len(), s)
+	}
+	if nl := d.uvarint(); nl > 0 && d.err == nil {
+		ks := o.extOf(ss.e, true)
+		for i := uint64(0); i < nl && d.err == nil; i++ {
+			ks.late = append(ks.late, swLate{end: d.varint(), panes: int(d.uvarint()), lateCount: int(d.uvarint())})
+		}
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: window slices of a key: %v", ErrCorruptState, d.err)
+	}
+	if ss.len() == 0 {
+		o.release(slot)
+		return nil
+	}
+	o.arm(slot, wake)
+	return nil
 }
 
 var _ AsyncSnapshotter = (*SliceWindowOp[string, int64, int64])(nil)
