@@ -21,6 +21,7 @@ import (
 const (
 	clickTopic  = "clickstream-events"
 	alertTopic  = "clickstream-alerts"
+	lateTopic   = "clickstream-late"
 	demoGroup   = "clickstream"
 	clickTopicN = 12
 )
@@ -164,7 +165,10 @@ func consumeClicks(ctx context.Context, k *kafkaOpts, a demoArgs) (map[string]an
 	cfg := k.config()
 	cfg.StateDir = a.stateDir
 	out := kafka.ToTopic(k.prefix+alertTopic, kafka.JSON[clickstream.Alert](), kafka.Key(func(al clickstream.Alert) []byte { return []byte(al.Page) }))
-	job := clickstream.BuildOn(clickstream.Config{Threshold: a.threshold}, kafka.Topic(k.prefix+clickTopic, kafka.JSON[clickstream.Click]()), out, nil)
+	// Late clicks cannot happen with the demo's producer; if they did, they would be written, in
+	// the same transactions, to clickstream-late (nothing is dropped silently).
+	late := kafka.ToTopic(k.prefix+lateTopic, kafka.JSON[clickstream.LateClick]())
+	job := clickstream.BuildOn(clickstream.Config{Threshold: a.threshold}, kafka.Topic(k.prefix+clickTopic, kafka.JSON[clickstream.Click]()), out, late)
 	st, err := kafka.Run(ctx, job.Pipeline, cfg)
-	return map[string]any{"events": st.Records, "alerts": st.Produced - st.DeadLetters, "epochs": st.Epochs, "aborted": st.Aborted}, err
+	return map[string]any{"events": st.Records, "alerts": st.ByTopic[k.prefix+alertTopic], "late": st.ByTopic[k.prefix+lateTopic], "epochs": st.Epochs, "aborted": st.Aborted}, err
 }
