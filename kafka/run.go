@@ -28,6 +28,8 @@ type Stats struct {
 	Epochs, Aborted int64
 	// DeadLetters counts records sent to the dead-letter topic.
 	DeadLetters int64
+	// ByTopic counts the committed output records of each sink topic.
+	ByTopic map[string]int64
 }
 
 // binder is a Kafka source, type-erased.
@@ -67,6 +69,7 @@ type runner struct {
 	stats   Stats
 	epoch   struct {
 		records, produced, dead int64
+		byTopic                 map[string]int64
 	}
 }
 
@@ -140,6 +143,7 @@ func (r *runner) reopen(ctx context.Context) error {
 	r.mu.Unlock()
 	r.pending = r.pending[:0]
 	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
+	clear(r.epoch.byTopic)
 	select {
 	case <-ctx.Done():
 		return nil
@@ -157,6 +161,7 @@ func newRunner(p *sluice.Pipeline, cfg Config) (*runner, error) {
 	}
 	r := &runner{cfg: cfg, graph: g, tasks: map[int32]*task{}, committedOffsets: map[int32]int64{}, revoked: map[int32]bool{},
 		changelog: cfg.Application + "-changelog", dlq: cfg.Application + "-dlq"}
+	r.stats.ByTopic, r.epoch.byTopic = map[string]int64{}, map[string]int64{}
 	r.rcfg = runtime.Config{Parallelism: 1, Clock: flow.WallClock{}, Logger: cfg.Logger, Counters: &r.counters}
 	for _, n := range g.Nodes {
 		switch n.Kind {
@@ -419,6 +424,9 @@ func (r *runner) deadLetter(rec *kgo.Record, reason string, origin bool) {
 func (r *runner) flushPending(ctx context.Context) {
 	for _, rec := range r.pending {
 		r.sess.produce(ctx, rec, r.promise)
+		if rec.Topic != r.dlq {
+			r.epoch.byTopic[rec.Topic]++
+		}
 	}
 	r.epoch.produced += int64(len(r.pending))
 	clear(r.pending)
@@ -488,6 +496,9 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		r.stats.Records += r.epoch.records
 		r.stats.Produced += r.epoch.produced
 		r.stats.DeadLetters += r.epoch.dead
+		for t, n := range r.epoch.byTopic {
+			r.stats.ByTopic[t] += n
+		}
 	} else {
 		r.stats.Aborted++
 		r.cfg.Logger.Info("kafka: epoch aborted (a rebalance or a failed commit); rolling back", "tasks", len(touched))
@@ -496,6 +507,7 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		}
 	}
 	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
+	clear(r.epoch.byTopic)
 	return nil
 }
 

@@ -203,13 +203,17 @@ func WaitCommitted(ctx context.Context, broker, topic string, n int) error {
 // folder), for a test that restarts its broker without disturbing tests sharing the usual one.
 // It is stopped when the test ends. It returns the bootstrap address and the kafka-dev command
 // bound to that cluster.
-func Dedicated(t testing.TB, portBase int) (string, func(args ...string) error) {
+//
+// extraConfig lines are appended to every node's server.properties (later keys win), for
+// listeners kafka-dev does not make itself (TLS).
+func Dedicated(t testing.TB, portBase int, extraConfig ...string) (string, func(args ...string) error) {
 	t.Helper()
 	ensureRepo(t)
 	home := t.TempDir()
 	run := func(args ...string) error {
 		cmd := exec.Command(filepath.Join(repoDir, "scripts", "kafka-dev"), args...)
-		cmd.Env = append(os.Environ(), "KAFKA_DEV_HOME="+home, fmt.Sprintf("KAFKA_DEV_PORT_BASE=%d", portBase))
+		cmd.Env = append(os.Environ(), "KAFKA_DEV_HOME="+home, fmt.Sprintf("KAFKA_DEV_PORT_BASE=%d", portBase),
+			"KAFKA_DEV_EXTRA_CONFIG="+strings.Join(extraConfig, "\n"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("kafka-dev %s: %v\n%s", strings.Join(args, " "), err, out)
