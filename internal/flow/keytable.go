@@ -67,14 +67,15 @@ func ktTag(h uint64) uint32 { return uint32(h>>32) | 1 }
 func ktHome(tag uint32, shift uint8) uint64 { return uint64(tag) << 32 >> shift }
 
 // tableHash returns the hash the table uses for K: the deterministic key hash where it is cheap
-// (strings, numbers, booleans), the runtime's hash of comparable values otherwise. The table's
-// hash is never stored in a checkpoint.
+// (strings, integers, booleans), the runtime's hash of comparable values otherwise, floats
+// included (it hashes -0 like +0, which == finds equal). The table's hash is never stored in a
+// checkpoint.
 func tableHash[K comparable]() func(K) uint64 {
 	var z K
 	switch reflect.TypeOf(&z).Elem().Kind() {
 	case reflect.String, reflect.Int, reflect.Int64, reflect.Uint, reflect.Uint64, reflect.Uintptr,
 		reflect.Int32, reflect.Uint32, reflect.Int16, reflect.Uint16, reflect.Int8, reflect.Uint8,
-		reflect.Bool, reflect.Float64, reflect.Float32:
+		reflect.Bool:
 		return KeyHasher[K]()
 	}
 	seed := maphash.MakeSeed()

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -67,5 +68,15 @@ func TestKeyTable(t *testing.T) {
 				t.Fatalf("view %d: slot %d changed from %d to %d after the freeze", j, s, v, got)
 			}
 		}
+	}
+}
+
+// TestKeyTableFloatKeys: keys equal under == are one key, as in a map (-0 and +0).
+func TestKeyTableFloatKeys(t *testing.T) {
+	tab := newKeyTable[float64, int]()
+	pos, neg := 0.0, math.Copysign(0, -1)
+	s := tab.add(tab.hash(pos), pos)
+	if got, ok := tab.find(tab.hash(neg), neg); !ok || got != s {
+		t.Fatalf("find(-0) = %d, %v; want the slot of +0, %d", got, ok, s)
 	}
 }
