@@ -101,6 +101,62 @@ func OnCheckpoint(f func(id int64)) Option {
 	return optFunc(func(c *runtime.Config) { c.OnCheckpoint = f })
 }
 
+// Backend is a state backend, chosen with StateBackend: Memory() or Pebble(dir, …).
+type Backend interface{ setBackend(*runtime.Config) }
+
+type backendFunc func(*runtime.Config)
+
+func (f backendFunc) setBackend(c *runtime.Config) { f(c) }
+
+// StateBackend chooses where keyed operators keep their state. Default: Memory() (Flink:
+// state.backend.type).
+func StateBackend(b Backend) Option {
+	return optFunc(func(c *runtime.Config) { b.setBackend(c) })
+}
+
+// Memory is the memory state backend: every operator keeps its state in its own in-memory
+// structures, and each checkpoint writes all of it (Flink: state.backend.type: hashmap). It is
+// the default.
+func Memory() Backend { return backendFunc(func(c *runtime.Config) { c.Spill = nil }) }
+
+// Pebble is the Pebble state backend, for keyed state larger than memory (Flink:
+// state.backend.type: rocksdb): a keyed process operator keeps KeyBudget keys per subtask in
+// memory, as with Memory(), and evicts the least recently used others to a Pebble store in
+// dir/<operator uid>/<subtask>; a checkpoint writes the keys in memory and an incremental
+// checkpoint of the store (hard-linked tables). The stores are wiped at start: their contents come
+// back from checkpoints. Window and rolling operators keep their state in memory for now
+// (docs/state-backends.md).
+func Pebble(dir string, opts ...PebbleOption) Backend {
+	return backendFunc(func(c *runtime.Config) {
+		sc := &runtime.SpillConfig{Dir: dir, KeyBudget: runtime.DefaultKeyBudget, CacheSize: runtime.DefaultSpillCacheSize}
+		for _, o := range opts {
+			o.applyPebble(sc)
+		}
+		c.Spill = sc
+	})
+}
+
+// PebbleOption configures the Pebble state backend.
+type PebbleOption interface{ applyPebble(*runtime.SpillConfig) }
+
+type pebbleOptFunc func(*runtime.SpillConfig)
+
+func (f pebbleOptFunc) applyPebble(c *runtime.SpillConfig) { f(c) }
+
+// KeyBudget sets the number of keys each keyed operator subtask keeps in memory; the others are
+// in its Pebble store. 0 keeps none between records (every access reads and writes the store,
+// as Flink's RocksDB backend does). Default: 1,000,000.
+func KeyBudget(n int) PebbleOption {
+	return pebbleOptFunc(func(c *runtime.SpillConfig) { c.KeyBudget = n })
+}
+
+// CacheSize sets the size in bytes of the block cache shared by every Pebble store of the run,
+// memtables included (Flink: state.backend.rocksdb.block.cache-size, within managed memory).
+// Default: 256 MiB.
+func CacheSize(bytes int64) PebbleOption {
+	return pebbleOptFunc(func(c *runtime.SpillConfig) { c.CacheSize = bytes })
+}
+
 // Run validates and executes the pipeline. It returns nil when the input has ended and every
 // result has been written, ctx.Err() when it was cancelled (after draining what was in flight),
 // or the first error: an invalid pipeline, a source or sink failure, or a user panic with

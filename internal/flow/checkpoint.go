@@ -122,6 +122,9 @@ func KeyGroupRange(maxParallelism, p, i int) (int, int) {
 type OperatorSnapshot struct {
 	UID  string
 	Data []byte
+	// Spill is the capture of the operator's spill store (Spiller), taken with Data; nil when
+	// the operator keeps its state in memory. The runtime uploads it, then releases it.
+	Spill SpillCapture
 }
 
 // TaskSnapshot is what a task reports for one checkpoint.
@@ -175,7 +178,12 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 			snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
 			break
 		}
-		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes()})
+		c, err := captureSpill(s)
+		if err != nil {
+			snap.Err = fmt.Errorf("snapshotting operator %q: capturing its spill store: %w", s.StateUID(), err)
+			break
+		}
+		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes(), Spill: c})
 	}
 	for _, f := range t.barrierWriters {
 		f(id)
@@ -198,6 +206,20 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 		}
 		t.OnSnapshot(snap)
 	}()
+}
+
+// captureSpill captures the spill store of s, right after its snapshot and on the task's
+// goroutine, so the hot records and the store describe the same instant.
+func captureSpill(s Snapshotter) (SpillCapture, error) {
+	sp, ok := s.(Spiller)
+	if !ok {
+		return nil, nil
+	}
+	c, ok := sp.SpillStore().(SpillCapturer)
+	if !ok {
+		return nil, nil
+	}
+	return c.CaptureSpill()
 }
 
 // NotifyComplete delivers "checkpoint id is complete" to the task's committers. It runs on the

@@ -58,6 +58,8 @@ type coordinator struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	done     chan struct{}
+	// prev is the last complete checkpoint, from which spill stores link unchanged tables.
+	prev *checkpoint.Checkpoint
 }
 
 func newCoordinator(r *run, cfg CheckpointConfig, firstID int64) *coordinator {
@@ -103,6 +105,7 @@ func (c *coordinator) attach(t *flow.Task, source bool) {
 
 func (c *coordinator) run(ctx context.Context) {
 	defer close(c.done)
+	defer func() { releaseCaptures(c.got...); c.got = nil }()
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	anyFinished := false
@@ -130,6 +133,7 @@ func (c *coordinator) run(ctx context.Context) {
 			}
 		case <-c.finished:
 			anyFinished = true
+			releaseCaptures(c.got...)
 			c.pending, c.got = 0, nil // a finished task will not ack: abandon the checkpoint
 			c.failRequests(fmt.Errorf("%w: the pipeline is finishing", ErrNoSavepoint))
 		case <-c.stop:
@@ -182,12 +186,27 @@ func (c *coordinator) trigger() {
 	}
 }
 
+// drain releases the spill captures of snapshots that arrived after the coordinator stopped.
+func (c *coordinator) drain() {
+	for {
+		select {
+		case s := <-c.acks:
+			releaseCaptures(s)
+		default:
+			return
+		}
+	}
+}
+
 func (c *coordinator) ack(s flow.TaskSnapshot) {
 	if s.ID != c.pending {
+		releaseCaptures(s)
 		return // from an abandoned checkpoint
 	}
 	if s.Err != nil {
 		c.r.cfg.Logger.Warn("checkpoint failed", "id", s.ID, "task", fmt.Sprintf("%s#%d", s.Stage, s.Subtask), "err", s.Err)
+		releaseCaptures(s)
+		releaseCaptures(c.got...)
 		c.pending, c.got = 0, nil
 		c.failRequests(s.Err)
 		return
@@ -199,6 +218,8 @@ func (c *coordinator) ack(s flow.TaskSnapshot) {
 	id, kind := c.pending, c.pendingKind
 	c.pending = 0
 	err := c.write(id, kind, c.got, false)
+	releaseCaptures(c.got...)
+	c.got = c.got[:0]
 	if kind == checkpoint.KindSavepoint {
 		path := filepath.Join(c.cfg.Store.Dir(), checkpoint.DirName(id, kind))
 		for _, q := range c.replying {
@@ -225,7 +246,8 @@ func (c *coordinator) ack(s flow.TaskSnapshot) {
 	}
 }
 
-// write stores the snapshots of checkpoint id and commits its manifest.
+// write stores the snapshots of checkpoint id and commits its manifest. Spill captures are
+// uploaded here, off the tasks' goroutines; the caller releases them.
 func (c *coordinator) write(id int64, kind checkpoint.Kind, snaps []flow.TaskSnapshot, finished bool) error {
 	w, err := c.cfg.Store.Begin(id, kind)
 	if err != nil {
@@ -258,6 +280,12 @@ func (c *coordinator) write(id int64, kind checkpoint.Kind, snaps []flow.TaskSna
 					return err
 				}
 			}
+			if o.Spill != nil {
+				if part.Files, err = uploadSpill(w, c.prev, o); err != nil {
+					_ = w.Abort()
+					return err
+				}
+			}
 			op.Parts = append(op.Parts, part)
 		}
 	}
@@ -271,6 +299,9 @@ func (c *coordinator) write(id int64, kind checkpoint.Kind, snaps []flow.TaskSna
 		_ = w.Abort()
 		return err
 	}
+	// The next checkpoint links the spill stores' unchanged tables from this one. (Commit
+	// filled m.Files; the checkpoint was just written, so it is not verified again.)
+	c.prev = &checkpoint.Checkpoint{Dir: w.Dir(), Manifest: m}
 	return nil
 }
 
@@ -315,6 +346,7 @@ func (r *run) stageByName(name string) *stage {
 // restorer holds the checkpoint being restored and hands each subtask its state.
 type restorer struct {
 	c *checkpoint.Checkpoint
+	r *run
 }
 
 // validate checks that the checkpoint fits the pipeline: every operator state has an operator
@@ -349,6 +381,9 @@ func (rs *restorer) restoreSubtask(s *stage, i int, t *flow.Task) error {
 	kgStart, kgEnd := flow.KeyGroupRange(flow.DefaultMaxParallelism, s.n, i)
 	if rs.c == nil { // a fresh start: operators (two-phase-commit sinks) discard leftovers
 		for _, sn := range t.Snapshotters() {
+			if err := rs.r.attachSpill(s, i, sn, nil); err != nil {
+				return err
+			}
 			if err := sn.RestoreState(flow.NewStateReader(nil, kgStart, kgEnd)); err != nil {
 				return fmt.Errorf("starting operator %q: %w", sn.StateUID(), err)
 			}
@@ -373,6 +408,9 @@ func (rs *restorer) restoreSubtask(s *stage, i int, t *flow.Task) error {
 		}
 	}
 	for _, sn := range t.Snapshotters() {
+		if err := rs.r.attachSpill(s, i, sn, rs.c); err != nil {
+			return err
+		}
 		op := m.Operator(sn.StateUID())
 		var parts []flow.StatePart
 		if op != nil {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	goruntime "runtime"
 	"sync"
 
@@ -41,6 +42,9 @@ type Config struct {
 	Counters *flow.Counters
 	// Checkpoint, when set, turns on checkpoints and restores from the latest one.
 	Checkpoint *CheckpointConfig
+	// Spill, when set, selects the Pebble state backend for the keyed operators that support
+	// it. Default nil: the memory backend.
+	Spill *SpillConfig
 	// CheckpointDir, RestorePath, AllowNonRestoredState and OnCheckpoint carry the engine's
 	// options until it opens the store.
 	CheckpointDir         string
@@ -105,13 +109,23 @@ type Handle struct {
 // Start plans and restores the graph and starts executing it in the background.
 func Start(ctx context.Context, g *plan.Graph, cfg Config) (*Handle, error) {
 	cfg.ensureDefaults(g)
+	if cfg.Spill != nil {
+		if err := cfg.Spill.validate(); err != nil {
+			return nil, err
+		}
+	}
 	r := &run{g: g, cfg: cfg, abort: make(chan struct{}), exchanges: map[*plan.Node]plan.Exchange{}}
 	if err := r.plan(ctx); err != nil {
 		return nil, err
 	}
 	subs := r.buildAll()
+	r.spill = newSpills(cfg.Spill)
 	coord, err := r.prepareCheckpoints(subs)
+	if err == nil && coord == nil {
+		err = r.openSpills(subs)
+	}
 	if err != nil {
+		r.spill.close(r)
 		return nil, err
 	}
 	h := &Handle{done: make(chan struct{}), coord: coord}
@@ -149,6 +163,7 @@ type run struct {
 	abortOnce sync.Once
 	errMu     sync.Mutex
 	err       error
+	spill     *spills // the Pebble state backend's stores; nil with the memory backend
 }
 
 func (r *run) plan(ctx context.Context) error {
@@ -318,6 +333,7 @@ func (r *run) buildAll() []subtask {
 }
 
 func (r *run) execute(ctx context.Context, subs []subtask, coord *coordinator) error {
+	defer r.spill.close(r)
 	var wg sync.WaitGroup
 	for _, st := range subs {
 		wg.Add(1)
@@ -339,6 +355,7 @@ func (r *run) execute(ctx context.Context, subs []subtask, coord *coordinator) e
 	if coord != nil {
 		coord.stopOnce.Do(func() { close(coord.stop) })
 		<-coord.done
+		coord.drain()
 	}
 	if r.err != nil {
 		if errors.Is(r.err, context.Canceled) && ctx.Err() != nil {
@@ -412,7 +429,13 @@ func (r *run) prepareCheckpoints(subs []subtask) (*coordinator, error) {
 			return nil, err
 		}
 	}
-	rs := &restorer{c: from}
+	if r.spill != nil {
+		if err := os.MkdirAll(r.spill.cfg.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating the state directory: %w", err)
+		}
+		coord.prev = from
+	}
+	rs := &restorer{c: from, r: r}
 	for _, st := range subs {
 		if err := rs.restoreSubtask(st.s, st.i, st.t); err != nil {
 			return nil, fmt.Errorf("restoring task %s: %w", st.t.Name(), err)

@@ -1,0 +1,300 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/engine"
+	"github.com/sluicehq/sluice/watermark"
+)
+
+// manyKeys is a replayable source of n events over many keys that may pause at event `pause`
+// until released (or cancelled), so a savepoint can be taken at a known position.
+type manyKeys struct {
+	n, keys, pause int
+	release        chan struct{}
+	paused         chan struct{}
+}
+
+func (m *manyKeys) Open(context.Context) ([]sluice.SplitReader[ev], error) {
+	return []sluice.SplitReader[ev]{&manyKeysSplit{m: m}}, nil
+}
+
+type manyKeysSplit struct {
+	m    *manyKeys
+	next int
+}
+
+func (m *manyKeys) event(i int) ev {
+	return ev{Key: fmt.Sprintf("u%05d", (i*7919)%m.keys), TS: int64(i), V: int64(i % 13)}
+}
+
+func (s *manyKeysSplit) Read(ctx context.Context, dst []ev) ([]ev, error) {
+	m := s.m
+	if s.next == m.pause && m.release != nil {
+		select {
+		case m.paused <- struct{}{}:
+		default:
+		}
+		select {
+		case <-m.release:
+			m.release = nil
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		case <-time.After(5 * time.Millisecond): // return, so checkpoints can happen while paused
+			return dst, nil
+		}
+	}
+	for len(dst) < cap(dst) && s.next < m.n && (s.next < m.pause || m.release == nil) {
+		dst = append(dst, m.event(s.next))
+		s.next++
+	}
+	if s.next >= m.n {
+		return dst, io.EOF
+	}
+	return dst, nil
+}
+
+func (s *manyKeysSplit) Close() error { return nil }
+
+func (s *manyKeysSplit) Position() ([]byte, error) {
+	return binary.AppendUvarint(nil, uint64(s.next)), nil
+}
+
+func (s *manyKeysSplit) Seek(pos []byte) error {
+	v, n := binary.Uvarint(pos)
+	if n <= 0 {
+		return errors.New("bad position")
+	}
+	s.next = int(v)
+	return nil
+}
+
+type strs struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (s *strs) Write(v string) error {
+	s.mu.Lock()
+	s.got = append(s.got, v)
+	s.mu.Unlock()
+	return nil
+}
+func (s *strs) Close() error { return nil }
+func (s *strs) sorted() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := slices.Clone(s.got)
+	slices.Sort(c)
+	return c
+}
+
+// spillPipeline counts per key with value, map and list state and an event-time timer per key
+// that reports the key's state and clears it every fourth time: state is created, read, changed
+// and ended for keys that are mostly cold when the key budget is small. A timer sees the
+// elements that arrived before the watermark that fires it, and the source emits a watermark
+// after each batch: runs compare equal only when their source batches have the same boundaries.
+func spillPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	p := sluice.NewPipeline("spill")
+	s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
+		sluice.SourceBatchSize[ev](64))
+	out := &strs{}
+	proc := sluice.Process(sluice.KeyBy(s, func(e ev) string { return e.Key }),
+		func(st *sluice.StateStore) sluice.KeyedProcessFunction[string, ev, string] {
+			count := sluice.NewValueState[int64](st, "count")
+			mods := sluice.NewMapState[int64, int64](st, "mods")
+			recent := sluice.NewListState[int64](st, "recent")
+			return sluice.ProcessFuncs[string, ev, string]{
+				Element: func(ctx *sluice.KeyedContext[string, string], e ev) error {
+					n, _ := count.Value()
+					count.Update(n + 1)
+					c, _ := mods.Get(e.V % 3)
+					mods.Put(e.V%3, c+1)
+					recent.Add(e.V)
+					if r := recent.Get(); len(r) > 3 {
+						recent.Update(r[1:])
+					}
+					if n%5 == 4 {
+						ctx.Emit(fmt.Sprintf("%s e%d n=%d", ctx.Key(), e.TS, n+1))
+					}
+					ctx.RegisterEventTimeTimer(e.TS/1000*1000 + 1500)
+					return nil
+				},
+				Timer: func(ctx *sluice.KeyedContext[string, string], ts int64) error {
+					n, ok := count.Value()
+					var sum int64
+					for _, v := range recent.Get() {
+						sum += v
+					}
+					ctx.Emit(fmt.Sprintf("%s t%d n=%d/%v mods=%d sum=%d", ctx.Key(), ts, n, ok, mods.Len(), sum))
+					if n%4 == 0 {
+						count.Clear()
+						mods.Clear()
+						recent.Clear()
+					}
+					return nil
+				},
+			}
+		}).UID("counts")
+	sluice.SinkTo(proc, out)
+	return p, out
+}
+
+// TestMetamorphicStateBackends runs one keyed process pipeline (1,500 keys, value, map and list
+// state, timers) on the memory backend and on Pebble with key budgets that keep none, few or all
+// keys in memory, with and without checkpoints: the outputs must be identical.
+func TestMetamorphicStateBackends(t *testing.T) {
+	const n, keys = 12_000, 1_500
+	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+		t.Fatal(err)
+	}
+	want := refOut.sorted()
+	if len(want) < n/5 {
+		t.Fatalf("the reference emitted %d records", len(want))
+	}
+	for _, c := range []struct {
+		name       string
+		par        int
+		budget     int
+		checkpoint time.Duration
+	}{
+		{"budget0", 2, 0, 0},
+		{"budget50", 3, 50, 0},
+		{"budget50-checkpoints", 2, 50, 10 * time.Millisecond},
+		{"budget10k-checkpoints", 1, 10_000, 20 * time.Millisecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, out := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+			opts := []engine.Option{engine.Parallelism(c.par),
+				engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget), engine.CacheSize(8<<20)))}
+			var completed int
+			if c.checkpoint > 0 {
+				opts = append(opts, engine.Checkpointing(t.TempDir(), c.checkpoint), engine.OnCheckpoint(func(int64) { completed++ }))
+			}
+			if err := engine.Run(context.Background(), p, opts...); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.sorted(); !slices.Equal(got, want) {
+				t.Fatalf("%d records, want %d; first difference at %s", len(got), len(want), firstDifference(got, want))
+			}
+			t.Logf("%d checkpoints", completed)
+		})
+	}
+}
+
+func firstDifference(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("%d: %q vs %q", i, a[i], b[i])
+		}
+	}
+	return fmt.Sprint(min(len(a), len(b)))
+}
+
+// TestStateBackendRestoreAndRescale takes incremental checkpoints and a savepoint of the Pebble
+// backend at parallelism 2 (budget 50: most keys are in the stores), restores it at parallelism
+// 3 with another budget, and checks the output completes the reference exactly. The same
+// savepoint is refused by the memory backend, naming the operator.
+func TestStateBackendRestoreAndRescale(t *testing.T) {
+	const n, keys, pause = 12_000, 1_500, 79 * 64 // the pause falls between two source batches, as in the reference
+	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+		t.Fatal(err)
+	}
+
+	ckpts := t.TempDir()
+	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
+	p1, out1 := spillPipeline(src)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	completed := make(chan int64, 1<<16)
+	job, err := engine.Start(ctx, p1, engine.Parallelism(2), engine.Checkpointing(ckpts, 20*time.Millisecond),
+		engine.OnCheckpoint(func(id int64) { completed <- id }),
+		engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(50), engine.CacheSize(8<<20))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-src.paused
+	// Incremental checkpoints of the paused pipeline link the tables of the one before.
+	for range 3 {
+		<-completed
+	}
+	sp, err := job.Savepoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := job.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	// The checkpoints and the savepoint hold Pebble tables, and share some through hard links.
+	folders, _ := filepath.Glob(filepath.Join(ckpts, "*-*"))
+	tables, linked := map[string]os.FileInfo{}, 0
+	for _, f := range folders {
+		entries, _ := os.ReadDir(f)
+		for _, e := range entries {
+			if !strings.HasSuffix(e.Name(), ".sst") {
+				continue
+			}
+			fi, err := os.Stat(filepath.Join(f, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := tables[e.Name()]; ok && os.SameFile(prev, fi) {
+				linked++
+			}
+			tables[e.Name()] = fi
+		}
+	}
+	if len(tables) == 0 || linked == 0 {
+		t.Fatalf("%d folders hold %d Pebble tables, %d linked from another folder", len(folders), len(tables), linked)
+	}
+	t.Logf("%d folders: %d tables, %d links", len(folders), len(tables), linked)
+
+	p2, out2 := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	err = engine.Run(context.Background(), p2, engine.Parallelism(3), engine.Checkpointing(t.TempDir(), time.Hour),
+		engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(20))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append(out1.sorted(), out2.sorted()...)
+	slices.Sort(got)
+	if len(out1.got) == 0 || len(out2.got) == 0 {
+		t.Fatalf("the savepoint should split the output: %d before, %d after", len(out1.got), len(out2.got))
+	}
+	if want := refOut.sorted(); !slices.Equal(got, want) {
+		t.Fatalf("restored at parallelism 3: %d records, want %d; first difference at %s", len(got), len(want), firstDifference(got, want))
+	}
+
+	// Back to one subtask, Pebble only.
+	p3, out3 := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	err = engine.Run(context.Background(), p3, engine.Parallelism(1), engine.Checkpointing(t.TempDir(), time.Hour),
+		engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(0))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(out1.sorted(), out3.sorted()...)
+	slices.Sort(got)
+	if want := refOut.sorted(); !slices.Equal(got, want) {
+		t.Fatalf("restored at parallelism 1: %d records, want %d", len(got), len(want))
+	}
+
+	p4, _ := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	err = engine.Run(context.Background(), p4, engine.Checkpointing(t.TempDir(), time.Hour), engine.RestoreFrom(sp))
+	if err == nil || !strings.Contains(err.Error(), `"counts"`) || !strings.Contains(err.Error(), "Pebble") {
+		t.Fatalf("the memory backend restored a Pebble savepoint: %v", err)
+	}
+}
