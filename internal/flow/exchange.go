@@ -25,6 +25,14 @@ type Rec[E any] struct {
 	V  E
 }
 
+// BatchCollector is implemented by operators that take a whole batch of records in one call
+// (SliceWindowOp: it overlaps the cache misses of a batch's keys). An exchange receiver whose
+// outlet implements it hands over each received batch at once; the operator must process the
+// records exactly as Collect would, in order.
+type BatchCollector[E any] interface {
+	CollectBatch(recs []Rec[E])
+}
+
 type msg[E any] struct {
 	kind msgKind
 	from int32
@@ -228,6 +236,7 @@ type receiver[T, E any] struct {
 	x      *Exchange[T, E]
 	t      *Task
 	out    Outlet[E]
+	batch  BatchCollector[E] // out, when it takes batches
 	comb   *watermark.Combiner
 	ended  []bool
 	nEnded int
@@ -242,6 +251,7 @@ type receiver[T, E any] struct {
 func (x *Exchange[T, E]) receive(j int, t *Task, out Outlet[E]) {
 	r := &receiver[T, E]{x: x, t: t, out: out, comb: watermark.NewCombiner(x.senders),
 		ended: make([]bool, x.senders), arrived: make([]bool, x.senders)}
+	r.batch, _ = out.(BatchCollector[E])
 	in := x.chans[j]
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -286,8 +296,12 @@ func (r *receiver[T, E]) handle(m msg[E]) {
 	}
 	switch m.kind {
 	case msgData:
-		for i := range m.recs {
-			r.out.Collect(m.recs[i].TS, m.recs[i].V)
+		if r.batch != nil {
+			r.batch.CollectBatch(m.recs)
+		} else {
+			for i := range m.recs {
+				r.out.Collect(m.recs[i].TS, m.recs[i].V)
+			}
 		}
 		clear(m.recs)
 		select {
