@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"errors"
 	"hash/maphash"
 	"reflect"
 	"unsafe"
@@ -172,7 +173,8 @@ func (t *keyTable[K, V]) rebuild() {
 		size *= 2
 	}
 	if size > 1<<31 {
-		panic("flow: more than 2^30 keys in one operator")
+		// A pipeline failure with a message, not a crash: the run ends with this error.
+		Fail(errors.New("more than 2^30 keys in one operator subtask: raise the parallelism of the keyed stage"))
 	}
 	old := t.idx
 	t.idx = make([]ktIdx, size)
