@@ -42,7 +42,11 @@ func (o *KeyedProcess[K, In, Out]) SetSpill(st SpillStore, budget int) error {
 	if budget < 0 {
 		return fmt.Errorf("operator %q: the key budget %d is negative", o.Name, budget)
 	}
-	o.State.spill = &Spill[K]{Store: st, Budget: budget, Key: o.KeyCodec, Hash: o.hash}
+	empty, err := StoreEmpty(st)
+	if err != nil {
+		return fmt.Errorf("operator %q: reading its spill store: %w", o.Name, err)
+	}
+	o.State.spill = &Spill[K]{Store: st, Budget: budget, Key: o.KeyCodec, Hash: o.hash, Empty: empty}
 	o.State.spillOn = true
 	return nil
 }

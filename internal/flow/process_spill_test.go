@@ -17,11 +17,15 @@ type spillCluster struct {
 	budget int
 }
 
-func newSpillCluster(t testing.TB, clk *procClock, par, budget int) *spillCluster {
+// newSpillCluster makes par subtasks over stores (nil: empty ones).
+func newSpillCluster(t testing.TB, clk *procClock, par, budget int, stores ...*memSpillStore) *spillCluster {
 	t.Helper()
 	c := &spillCluster{cluster: newCluster(t, clk, par, false), budget: budget}
-	for _, op := range c.ops {
+	for i, op := range c.ops {
 		st := newMemSpillStore()
+		if stores != nil {
+			st = stores[i]
+		}
 		if err := op.SetSpill(st, budget); err != nil {
 			t.Fatal(err)
 		}
@@ -47,18 +51,23 @@ func (c *spillCluster) checkpoint(t testing.TB) ([]StatePart, []*memSpillStore) 
 // its key groups (as pebble.RestoreRange), then the hot records are restored.
 func restoreSpill(t testing.TB, clk *procClock, parts []StatePart, caps []*memSpillStore, par, budget int) *spillCluster {
 	t.Helper()
-	c := newSpillCluster(t, clk, par, budget)
-	for i, op := range c.ops {
+	stores := make([]*memSpillStore, par)
+	for i := range stores {
+		stores[i] = newMemSpillStore()
 		start, end := KeyGroupRange(DefaultMaxParallelism, par, i)
 		for _, cp := range caps {
 			err := cp.Iterate(start, end, func(kg int, key, value []byte) error {
-				return c.stores[i].Set(kg, key, value)
+				return stores[i].Set(kg, key, value)
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
-		c.stores[i].sets = 0
+		stores[i].sets = 0
+	}
+	c := newSpillCluster(t, clk, par, budget, stores...)
+	for i, op := range c.ops {
+		start, end := KeyGroupRange(DefaultMaxParallelism, par, i)
 		if err := op.RestoreState(NewStateReader(parts, start, end)); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,9 @@
 package flow
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Spilling cold keys (docs/state-backends.md, section 3).
 //
@@ -62,8 +65,9 @@ type SpillCapturer interface {
 type Spiller interface {
 	Snapshotter
 	// SetSpill makes the operator keep at most budget keys in memory (0: none between records)
-	// and the others in st. It is called once, before RestoreState. It fails when the
-	// operator's keys or state cannot be encoded.
+	// and the others in st. It is called once, before RestoreState, with st already holding
+	// what it restored (a fresh store is noticed, so new keys cost no store read). It fails
+	// when the operator's keys or state cannot be encoded.
 	SetSpill(st SpillStore, budget int) error
 	// SpillStore returns the store given to SetSpill, nil when the operator does not spill.
 	SpillStore() SpillStore
@@ -87,6 +91,22 @@ type spillable[K comparable] interface {
 	DropSlot(slot int32)
 }
 
+// errStop ends an iteration early.
+var errStop = errors.New("stop")
+
+// StoreEmpty reports whether st holds no key (a fresh store), for Spill.Empty.
+func StoreEmpty(st SpillStore) (bool, error) {
+	empty := true
+	err := st.Iterate(0, DefaultMaxParallelism, func(int, []byte, []byte) error {
+		empty = false
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return false, err
+	}
+	return empty, nil
+}
+
 // Per-slot bits of Spill.
 const (
 	spillRef      uint8 = 1 << iota // referenced since the CLOCK hand last passed
@@ -107,6 +127,10 @@ type Spill[K comparable] struct {
 	Key Codec[K]
 	// Hash assigns keys to key groups, as the KeyBy exchange does.
 	Hash func(K) uint64
+	// Empty says the store holds nothing (a fresh start): until the first eviction writes to
+	// it, keys not in memory are new and need no Get (a Get of a missing key costs microseconds
+	// even when Bloom filters answer it).
+	Empty bool
 
 	flags    []uint8
 	resident int
@@ -185,6 +209,10 @@ func (s *Spill[K]) LoadSlot(op spillable[K], slot int32, k K) error {
 }
 
 func (s *Spill[K]) load(op spillable[K], k K, promote bool) (int32, bool, error) {
+	if s.Empty {
+		slot, _ := op.slotOf(k)
+		return slot, false, nil
+	}
 	kg, key := s.storeKey(k)
 	body, found, err := s.Store.Get(kg, key, s.vbuf[:0])
 	if err != nil {
@@ -268,6 +296,7 @@ func (s *Spill[K]) EvictKey(op spillable[K], slot int32) error {
 		inStore = false
 	case !empty && f&spillDirty != 0:
 		kg, key := s.storeKey(k)
+		s.Empty = false
 		err = s.Store.Set(kg, key, body)
 		s.Writes++
 		inStore = true

@@ -365,3 +365,39 @@ func TestSpillModel(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillEmptyStoreSkipsGets checks that new keys cost no Get while nothing was ever evicted to
+// a store that started empty.
+func TestSpillEmptyStoreSkipsGets(t *testing.T) {
+	st := newMemSpillStore()
+	empty, err := StoreEmpty(st)
+	if err != nil || !empty {
+		t.Fatalf("StoreEmpty = %v, %v", empty, err)
+	}
+	o := newCounterOp(st, 5)
+	o.sp.Empty = true
+	for i := range 5 {
+		o.add(t, fmt.Sprint("k", i), 1)
+	}
+	if st.gets != 0 {
+		t.Fatalf("%d Gets before anything was stored", st.gets)
+	}
+	for i := range 20 {
+		o.add(t, fmt.Sprint("k", i), 1)
+	}
+	if st.gets == 0 || o.sp.Empty {
+		t.Fatal("keys are looked up in the store once it holds some")
+	}
+	for i := range 20 {
+		want := int64(1)
+		if i < 5 {
+			want = 2
+		}
+		if got := o.get(t, fmt.Sprint("k", i)); got != want {
+			t.Fatalf("k%d = %d, want %d", i, got, want)
+		}
+	}
+	if empty, _ := StoreEmpty(st); empty {
+		t.Fatal("StoreEmpty of a store with keys")
+	}
+}
