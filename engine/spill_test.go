@@ -298,3 +298,55 @@ func TestStateBackendRestoreAndRescale(t *testing.T) {
 		t.Fatalf("the memory backend restored a Pebble savepoint: %v", err)
 	}
 }
+
+// TestStateBackendFromMemory restores a savepoint of the memory backend with the Pebble backend
+// and a budget far below the key count: the restored keys are evicted at once, and the output
+// completes the reference exactly.
+func TestStateBackendFromMemory(t *testing.T) {
+	const n, keys, pause = 12_000, 1_500, 79 * 64
+	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+		t.Fatal(err)
+	}
+	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
+	p1, out1 := spillPipeline(src)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job, err := engine.Start(ctx, p1, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-src.paused
+	sp, err := job.Savepoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := job.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	p2, out2 := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	err = engine.Run(context.Background(), p2, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
+		engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(10))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := append(out1.sorted(), out2.sorted()...)
+	slices.Sort(got)
+	if want := refOut.sorted(); !slices.Equal(got, want) {
+		t.Fatalf("%d records, want %d; first difference at %s", len(got), len(want), firstDifference(got, want))
+	}
+}
+
+// TestStateBackendOptions checks the Pebble backend's option errors.
+func TestStateBackendOptions(t *testing.T) {
+	p, _ := spillPipeline(&manyKeys{n: 10, keys: 10, pause: -1})
+	err := engine.Run(context.Background(), p, engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(-1))))
+	if err == nil || !strings.Contains(err.Error(), "key budget -1") {
+		t.Fatalf("got %v", err)
+	}
+	err = engine.Run(context.Background(), p, engine.StateBackend(engine.Pebble("")))
+	if err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("got %v", err)
+	}
+}
