@@ -259,3 +259,59 @@ func TestProcessSpillTimerLoad(t *testing.T) {
 		t.Fatalf("after every state ended: %d stored, %d keys, %d resident", len(st.m), op.State.Keys(), op.Spill().Resident())
 	}
 }
+
+// FuzzSpilledKeyState feeds arbitrary spilled values (what the spill store returns for a key)
+// and hot records to the keyed process operator: decoding never panics, and what decodes is
+// written back in a form that decodes again.
+func FuzzSpilledKeyState(f *testing.F) {
+	c := newSpillCluster(f, &procClock{}, 1, 0)
+	c.run(snapSteps(300, 40))
+	for _, v := range c.stores[0].m {
+		f.Add(v, false)
+	}
+	parts, _ := c.checkpoint(f)
+	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
+		f.Add(slices.Clone(rec), true)
+		return nil
+	})
+	f.Add(appendSpilledMarker(codec.MustFor[string]().Append(nil, "k")), true)
+	f.Fuzz(func(t *testing.T, b []byte, record bool) {
+		op, _ := newSnapOp(t, &procClock{}, 0, 1, false)
+		if err := op.SetSpill(newMemSpillStore(), 10); err != nil {
+			t.Fatal(err)
+		}
+		var slot int32
+		if record {
+			var w StateWriter
+			w.Put(0, b)
+			if err := op.RestoreState(NewStateReader([]StatePart{{Data: w.Bytes()}}, 0, DefaultMaxParallelism)); err != nil {
+				return
+			}
+			if len(op.State.index) != 1 {
+				return // the key's state had expired, or it holds timers only
+			}
+			for _, s := range op.State.index {
+				slot = s
+			}
+		} else {
+			var err error
+			if slot, err = op.State.LoadKeyState("k", b); err != nil {
+				return
+			}
+		}
+		if !op.Spill().IsResident(slot) && record {
+			return // a stub: its states are in the store
+		}
+		body, empty := op.State.AppendKeyState(nil, slot)
+		if empty {
+			return
+		}
+		op2, _ := newSnapOp(t, &procClock{}, 0, 1, false)
+		if err := op2.SetSpill(newMemSpillStore(), 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := op2.State.LoadKeyState("k", body); err != nil {
+			t.Fatalf("a re-encoded state does not decode: %v\n%x", err, body)
+		}
+	})
+}
