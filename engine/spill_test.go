@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/checkpoint"
+	"github.com/sluicehq/sluice/checkpoint/faultfs"
+	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/watermark"
 )
@@ -107,10 +111,15 @@ func (s *strs) sorted() []string {
 // elements that arrived before the watermark that fires it, and the source emits a watermark
 // after each batch: runs compare equal only when their source batches have the same boundaries.
 func spillPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	out := &strs{}
+	return spillPipelineTo(src, out), out
+}
+
+// spillPipelineTo is spillPipeline writing to sink.
+func spillPipelineTo(src sluice.Source[ev], sink sluice.Sink[string]) *sluice.Pipeline {
 	p := sluice.NewPipeline("spill")
 	s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
 		sluice.SourceBatchSize[ev](64))
-	out := &strs{}
 	proc := sluice.Process(sluice.KeyBy(s, func(e ev) string { return e.Key }),
 		func(st *sluice.StateStore) sluice.KeyedProcessFunction[string, ev, string] {
 			count := sluice.NewValueState[int64](st, "count")
@@ -148,8 +157,8 @@ func spillPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
 				},
 			}
 		}).UID("counts")
-	sluice.SinkTo(proc, out)
-	return p, out
+	sluice.SinkTo(proc, sink).UID("out")
+	return p
 }
 
 // TestMetamorphicStateBackends runs one keyed process pipeline (1,500 keys, value, map and list
@@ -348,5 +357,81 @@ func TestStateBackendOptions(t *testing.T) {
 	err = engine.Run(context.Background(), p, engine.StateBackend(engine.Pebble("")))
 	if err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestStateBackendCheckpointFaults: with the Pebble backend, a failed write of a Pebble table into
+// a checkpoint, a full disk and a torn manifest fail checkpoints, never the job (captures are
+// released, later checkpoints proceed); a restart at another parallelism restores the newest good
+// checkpoint and the exactly-once output equals the uninterrupted run's.
+func TestStateBackendCheckpointFaults(t *testing.T) {
+	const n, keys, pause = 12_000, 1_500, 79 * 64
+	dir := t.TempDir()
+	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+		t.Fatal(err)
+	}
+	want := refOut.sorted()
+
+	fsys := faultfs.New(checkpoint.OSFS())
+	fsys.Inject(faultfs.Rule{Ops: faultfs.OpWrite, Path: ".sst", Times: 1})
+	var mu sync.Mutex
+	completed := 0
+	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
+	state, out := filepath.Join(dir, "state"), filepath.Join(dir, "out.jsonl")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	backend := engine.StateBackend(engine.Pebble(filepath.Join(dir, "pebble"), engine.KeyBudget(20), engine.CacheSize(8<<20)))
+	job, err := engine.Start(ctx, spillPipelineTo(src, file.ExactlyOnceJSONLines[string](out)), engine.Parallelism(2),
+		engine.Checkpointing(state, 5*time.Millisecond), engine.CheckpointStorage(fsys), backend,
+		engine.OnCheckpoint(func(int64) { mu.Lock(); completed++; mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return completed }
+	waitFor := func(cond func() bool) { // the paused source signals at every poll: a tick
+		for !cond() {
+			<-src.paused
+		}
+	}
+	waitFor(func() bool { return fsys.Injected() > 0 && count() >= 2 })
+	injected := fsys.Injected()
+	fsys.DiskFull(0)
+	waitFor(func() bool { return fsys.Injected() > injected })
+	fsys.DiskFull(-1)
+	done := count()
+	waitFor(func() bool { return count() > done })
+	injected = fsys.Injected()
+	fsys.Inject(faultfs.Rule{Ops: faultfs.OpWrite, Path: "MANIFEST.json", Torn: true}) // the checkpoint's, not Pebble's
+	waitFor(func() bool { return fsys.Injected() > injected })
+	cancel()
+	if err := job.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the job failed instead of riding out checkpoint faults: %v", err)
+	}
+	captures, _ := filepath.Glob(filepath.Join(dir, "pebble", "*", "*", "capture", "*"))
+	if len(captures) != 0 {
+		t.Fatalf("captures left behind: %q", captures)
+	}
+
+	err = engine.Run(context.Background(), spillPipelineTo(&manyKeys{n: n, keys: keys, pause: -1}, file.ExactlyOnceJSONLines[string](out)),
+		engine.Parallelism(3), engine.Checkpointing(state, time.Hour), backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var v string
+		if err := json.Unmarshal([]byte(l), &v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("after faults and a restart: %d records, want %d; first difference at %s", len(got), len(want), firstDifference(got, want))
 	}
 }
