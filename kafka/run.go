@@ -465,7 +465,10 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		touched = append(touched, t)
 	}
 	t0 := time.Now()
-	if err := r.sess.flush(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, 3*r.cfg.TransactionTimeout) // bounded: see txSession.end
+	err := r.sess.flush(fctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("kafka: flushing the epoch: %w", err)
 	}
 	t1 := time.Now()
