@@ -230,6 +230,10 @@ func (r *runner) prepare(ctx context.Context) error {
 func (r *runner) loop(ctx context.Context) error {
 	lastInput := time.Now()
 	var epochStart time.Time
+	var stalled struct { // the group's lag while this member idles, and since when it has not shrunk
+		lag   int64
+		since time.Time
+	}
 	inEpoch := false
 	for {
 		wait := r.cfg.CommitInterval
@@ -250,7 +254,7 @@ func (r *runner) loop(ctx context.Context) error {
 			r.applyRevokes()
 		}
 		if fetches.NumRecords() > 0 {
-			lastInput = time.Now()
+			lastInput, stalled.lag = time.Now(), 0
 			if !inEpoch {
 				if err := r.sess.begin(); err != nil {
 					return fmt.Errorf("kafka: beginning a transaction: %w", err)
@@ -281,9 +285,16 @@ func (r *runner) loop(ctx context.Context) error {
 				return r.stop(false)
 			}
 			// Records remain, in partitions another member holds (or held, until its session
-			// times out): wait for the group to finish them.
+			// times out): wait for the group to finish them. If the lag does not shrink for a
+			// while, no member is consuming them: rejoin, which rebalances the group.
 			r.cfg.Logger.Info("kafka: input idle here, but the group has lag; waiting", "lag", lag, "err", err)
 			lastInput = time.Now()
+			if err == nil && (stalled.lag == 0 || lag < stalled.lag) {
+				stalled.lag, stalled.since = lag, time.Now()
+			} else if err == nil && time.Since(stalled.since) > max(3*r.cfg.UntilIdle, 2*r.cfg.SessionTimeout) {
+				return fmt.Errorf("kafka: the group's lag on %q stayed at %d for %s while this member was idle: rejoining",
+					r.topic, lag, time.Since(stalled.since).Round(time.Second))
+			}
 		}
 	}
 }
@@ -465,7 +476,10 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		touched = append(touched, t)
 	}
 	t0 := time.Now()
-	if err := r.sess.flush(ctx); err != nil {
+	fctx, cancel := context.WithTimeout(ctx, 3*r.cfg.TransactionTimeout) // bounded: see txSession.end
+	err := r.sess.flush(fctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("kafka: flushing the epoch: %w", err)
 	}
 	t1 := time.Now()

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,7 +68,11 @@ func (d *kafkaDemo) produce() {
 // consumer starts a --consume process with its own state folder.
 func (d *kafkaDemo) consumer(ctx context.Context, state string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, d.bin, d.args("--consume", "--state-dir", state, "--until-idle", "4s")...)
-	cmd.Stderr = &bytes.Buffer{}
+	cmd.Stderr = &bytes.Buffer{} // shown when the consumer fails
+	cmd.Env = append(os.Environ(), "SLUICE_LOG=info")
+	// A consumer still running at the deadline dumps its goroutines (SIGQUIT) into its stderr.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGQUIT) }
+	cmd.WaitDelay = 10 * time.Second
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
