@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/sluicehq/sluice"
@@ -35,6 +36,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	stateDir := fs.String("state-dir", "", "checkpoint into DIR and resume from it; with --out, FILE is written exactly once")
 	interval := fs.Duration("checkpoint-interval", time.Second, "time between checkpoints (with --state-dir)")
 	fromSavepoint := fs.String("from-savepoint", "", "restore this savepoint folder (with --state-dir)")
+	backend := fs.String("state-backend", "memory", "where keyed state lives: memory, or pebble (cold keys on disk under --state-dir)")
+	keyBudget := fs.Int("key-budget", runtimeKeyBudget, "with --state-backend pebble: keys kept in memory per operator subtask (0: none)")
 	kf := kafkaFlags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return exitUsage
@@ -65,6 +68,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *stateDir != "" {
 		opts = append(opts, engine.Checkpointing(*stateDir, *interval))
 	}
+	be, cleanup, err := stateBackend(*backend, *stateDir, *keyBudget)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice demo clickstream: %v\n", err)
+		return exitUsage
+	}
+	defer cleanup()
+	opts = append(opts, engine.StateBackend(be))
 	if *fromSavepoint != "" {
 		if *stateDir == "" {
 			fmt.Fprintln(stderr, "sluice demo clickstream: --from-savepoint needs --state-dir")
@@ -73,7 +83,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opts = append(opts, engine.RestoreFrom(*fromSavepoint))
 	}
 	start := time.Now()
-	err := engine.Run(ctx, job.Pipeline, opts...)
+	err = engine.Run(ctx, job.Pipeline, opts...)
 	secs := time.Since(start).Seconds()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "sluice demo clickstream: %v\n", err)
@@ -84,6 +94,33 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"events_per_second": round3(float64(n) / max(secs, 1e-9)), "alerts": job.Alerts.Load()})
 	fmt.Fprintln(stderr, string(summary))
 	return exitOK
+}
+
+// runtimeKeyBudget is the Pebble backend's default key budget, shown in --help.
+const runtimeKeyBudget = 1_000_000
+
+// stateBackend returns the backend named by --state-backend. The Pebble stores are scratch space
+// (their contents come back from checkpoints): under stateDir/pebble when there is a state
+// directory, else in a temporary folder that cleanup removes.
+func stateBackend(name, stateDir string, keyBudget int) (engine.Backend, func(), error) {
+	switch name {
+	case "memory":
+		return engine.Memory(), func() {}, nil
+	case "pebble":
+	default:
+		return nil, nil, fmt.Errorf("--state-backend %q: want memory or pebble", name)
+	}
+	if keyBudget < 0 {
+		return nil, nil, fmt.Errorf("--key-budget %d: want >= 0", keyBudget)
+	}
+	if stateDir != "" {
+		return engine.Pebble(filepath.Join(stateDir, "pebble"), engine.KeyBudget(keyBudget)), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "sluice-pebble-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("--state-backend pebble: %w", err)
+	}
+	return engine.Pebble(dir, engine.KeyBudget(keyBudget)), func() { os.RemoveAll(dir) }, nil
 }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
