@@ -91,12 +91,15 @@ func crashLoop(t *testing.T, backend string, n int, want []string) {
 	}
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	kills, runs := 0, 0
+	// lo delays the kills while they all land before the first checkpoint (a loaded machine
+	// starts the child slowly), so that recovery, not only a fresh start, is exercised.
+	var lo time.Duration
 	for kills < 20 {
 		if runs++; runs > 200 {
 			t.Fatalf("only %d kills landed in %d runs", kills, runs)
 		}
 		cmd, done := start()
-		timer := time.NewTimer(time.Duration(r.Int64N(int64(600 * time.Millisecond))))
+		timer := time.NewTimer(lo + time.Duration(r.Int64N(int64(600*time.Millisecond))))
 		select {
 		case err := <-done:
 			timer.Stop()
@@ -111,6 +114,9 @@ func crashLoop(t *testing.T, backend string, n int, want []string) {
 			cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
+			if m, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "chk-*", "MANIFEST.json")); len(m) == 0 {
+				lo += 200 * time.Millisecond
+			}
 		}
 	}
 	_, done := start()
