@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Snapshotter is implemented by operators with state. At a checkpoint barrier (when every record
@@ -138,7 +139,22 @@ type TaskSnapshot struct {
 }
 
 // AddSnapshotter registers a stateful operator of this task.
-func (t *Task) AddSnapshotter(s Snapshotter) { t.snapshotters = append(t.snapshotters, s) }
+func (t *Task) AddSnapshotter(s Snapshotter) {
+	t.snapshotters = append(t.snapshotters, s)
+	t.snapshotSizes = append(t.snapshotSizes, 0)
+}
+
+// stateWriter returns a writer for snapshotter i's part of checkpoint id, with room for 1/8 more
+// than its previous snapshot: a large state is then written into one buffer instead of one grown
+// by doubling (which copied and allocated about three times the snapshot's size).
+func (t *Task) stateWriter(i int, id int64) *StateWriter {
+	hint := atomic.LoadInt64(&t.snapshotSizes[i])
+	return &StateWriter{CheckpointID: id, buf: make([]byte, 0, hint+hint/8)}
+}
+
+// sized records the size of snapshotter i's last snapshot, for the next stateWriter. The
+// asynchronous encoder calls it from its own goroutine.
+func (t *Task) sized(i int, w *StateWriter) { atomic.StoreInt64(&t.snapshotSizes[i], int64(len(w.buf))) }
 
 // AddBarrierWriter registers a function that forwards a checkpoint barrier downstream.
 func (t *Task) AddBarrierWriter(f func(id int64)) { t.barrierWriters = append(t.barrierWriters, f) }
@@ -159,22 +175,23 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 	t.Flush()
 	snap := TaskSnapshot{ID: id, Stage: t.Stage, Subtask: t.Index, Position: position}
 	type later struct {
+		i   int
 		uid string
 		f   func(w *StateWriter) error
 	}
 	var async []later
-	for _, s := range t.snapshotters {
+	for i, s := range t.snapshotters {
 		if a, ok := s.(AsyncSnapshotter); ok && !t.SyncSnapshots {
 			f, err := a.SnapshotAsync(id)
 			if err != nil {
 				snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
 				break
 			}
-			async = append(async, later{s.StateUID(), f})
+			async = append(async, later{i, s.StateUID(), f})
 			continue
 		}
-		w := StateWriter{CheckpointID: id}
-		if err := s.SnapshotState(&w); err != nil {
+		w := t.stateWriter(i, id)
+		if err := s.SnapshotState(w); err != nil {
 			snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
 			break
 		}
@@ -183,6 +200,7 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 			snap.Err = fmt.Errorf("snapshotting operator %q: capturing its spill store: %w", s.StateUID(), err)
 			break
 		}
+		t.sized(i, w)
 		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes(), Spill: c})
 	}
 	for _, f := range t.barrierWriters {
@@ -197,11 +215,12 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 	}
 	go func() { // the task goes on; the view is serialised here
 		for _, a := range async {
-			w := StateWriter{CheckpointID: id}
-			if err := a.f(&w); err != nil {
+			w := t.stateWriter(a.i, id)
+			if err := a.f(w); err != nil {
 				snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
 				break
 			}
+			t.sized(a.i, w)
 			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes()})
 		}
 		t.OnSnapshot(snap)

@@ -80,6 +80,7 @@ type Task struct {
 	procDeadline   int64
 	flushers       []func()
 	snapshotters   []Snapshotter
+	snapshotSizes  []int64 // per snapshotter, its last snapshot's size (atomic)
 	barrierWriters []func(id int64)
 	committers     []Committer
 	name           string
