@@ -423,3 +423,313 @@ func countLines(lines []string, sub string) int {
 	}
 	return n
 }
+
+// spillOne is one spilling window operator over a memSpillStore and what it emitted.
+type spillOne struct {
+	op  *listOp
+	st  *memSpillStore
+	out *[]string
+	clk *procClock
+}
+
+func newSpillOne(t testing.TB, spec window.Spec, budget int, st *memSpillStore) *spillOne {
+	t.Helper()
+	out := new([]string)
+	step := 0
+	s := &spillOne{st: st, out: out, clk: &procClock{now: 1000}}
+	if s.st == nil {
+		s.st = newMemSpillStore()
+	}
+	s.op = newListOp(spec, s.clk, 0, 1, winRec{step: &step, out: out})
+	if err := s.op.SetSpill(s.st, budget); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *spillOne) add(k string, ts, v int64) {
+	s.op.Collect(ts, Keyed[string, int64]{Key: k, Value: v})
+}
+
+// take returns the lines emitted since the last call, without their step.
+func (s *spillOne) take() []string {
+	var got []string
+	for _, l := range *s.out {
+		got = append(got, l[7:])
+	}
+	*s.out = (*s.out)[:0]
+	return got
+}
+
+func (s *spillOne) expect(t *testing.T, what string, want ...string) {
+	t.Helper()
+	if got := s.take(); !slices.Equal(got, want) {
+		t.Fatalf("%s: emitted %q, want %q", what, got, want)
+	}
+}
+
+func (s *spillOne) resident(k string) bool {
+	slot, ok := s.op.index[k]
+	return ok && s.op.spill.IsResident(slot)
+}
+
+// restart checkpoints the operator and restores it into a new one with budget over a copy of
+// its store.
+func (s *spillOne) restart(t *testing.T, budget int) *spillOne {
+	t.Helper()
+	c := &winCluster{ops: []*listOp{s.op}, stores: []*memSpillStore{s.st}}
+	parts, caps := c.checkpoint(t)
+	n := newSpillOne(t, s.op.Spec, budget, caps[0])
+	n.clk, n.op.T.Clock = s.clk, s.clk
+	if err := n.op.RestoreState(NewStateReader(parts, 0, DefaultMaxParallelism)); err != nil {
+		t.Fatal(err)
+	}
+	if s.op.WM != MinTime {
+		n.op.Watermark(s.op.WM)
+	}
+	return n
+}
+
+// TestWindowSpillPurgedKeyStartsEmpty: a key evicted, loaded by its timer and purged leaves the
+// store; seen again, it starts with no state.
+func TestWindowSpillPurgedKeyStartsEmpty(t *testing.T) {
+	s := newSpillOne(t, window.NewSpec(window.TumblingMillis(10, 0)), 0, nil)
+	s.add("k", 1, 7)
+	if s.resident("k") || len(s.st.m) != 1 {
+		t.Fatalf("budget 0: resident %v, %d stored", s.resident("k"), len(s.st.m))
+	}
+	s.op.Watermark(9)
+	s.expect(t, "the window end", "k [0, 10) ON_TIME#0 [7]")
+	if len(s.st.m) != 0 || s.op.Keys() != 0 || s.op.spill.Loads != 1 {
+		t.Fatalf("after the purge: %d stored, %d keys, %d loads", len(s.st.m), s.op.Keys(), s.op.spill.Loads)
+	}
+	s.add("k", 12, 8)
+	s.op.Watermark(19)
+	s.expect(t, "the next window", "k [10, 20) ON_TIME#0 [8]")
+}
+
+// TestWindowSpillCleanEviction: a key loaded by a timer that changes nothing (a session's timer
+// left by a merge) is evicted again without a write.
+func TestWindowSpillCleanEviction(t *testing.T) {
+	s := newSpillOne(t, window.NewSpec(window.SessionMillis(10)), 0, nil)
+	s.add("k", 0, 1) // [0, 10): a timer at 9
+	s.add("k", 5, 2) // merged into [0, 15): a timer at 14; the one at 9 is stale
+	sp := s.op.spill
+	loads, writes := sp.Loads, sp.Writes
+	s.op.Watermark(9)
+	s.expect(t, "the stale timer")
+	if sp.Loads != loads+1 || sp.Writes != writes || s.op.Keys() != 0 {
+		t.Fatalf("the stale timer: %d loads, %d writes (want %d, %d), %d keys in memory", sp.Loads, sp.Writes, loads+1, writes, s.op.Keys())
+	}
+	s.op.Watermark(14)
+	s.expect(t, "the merged session", "k [0, 15) ON_TIME#0 [1 2]")
+	if len(s.st.m) != 0 {
+		t.Fatalf("%d keys stored after the purge", len(s.st.m))
+	}
+}
+
+// TestWindowSpillRestoreShadowsStaleCopy: a key loaded from the store and changed is hot at the
+// checkpoint while the store still holds its older copy; the restored hot record wins, and the
+// older copy is deleted when the key's windows are purged.
+func TestWindowSpillRestoreShadowsStaleCopy(t *testing.T) {
+	s := newSpillOne(t, window.NewSpec(window.TumblingMillis(10, 0)), 1, nil)
+	s.add("a", 1, 1)
+	s.add("b", 2, 2) // evicts a: [1] stored
+	s.add("a", 3, 3) // loads a ([1] stays in the store) and evicts b
+	s.add("a", 4, 4)
+	if !s.resident("a") || s.resident("b") || len(s.st.m) != 2 {
+		t.Fatalf("a resident %v, b resident %v, %d stored", s.resident("a"), s.resident("b"), len(s.st.m))
+	}
+	r := s.restart(t, 10)
+	if !r.resident("a") || r.resident("b") {
+		t.Fatalf("restored: a resident %v, b resident %v", r.resident("a"), r.resident("b"))
+	}
+	r.op.Watermark(9)
+	got := r.take()
+	slices.Sort(got)
+	if want := []string{"a [0, 10) ON_TIME#0 [1 3 4]", "b [0, 10) ON_TIME#0 [2]"}; !slices.Equal(got, want) {
+		t.Fatalf("emitted %q, want %q", got, want)
+	}
+	if len(r.st.m) != 0 {
+		t.Fatalf("%d keys stored after the purge", len(r.st.m))
+	}
+}
+
+// TestWindowSpillTimersDoNotPromote: a window end loads each cold key without making room for
+// it: the hot keys stay in memory, and each cold key whose window stays open (allowed lateness)
+// goes back to the store with its fired pane, then leaves it when its window is purged.
+func TestWindowSpillTimersDoNotPromote(t *testing.T) {
+	spec := window.NewSpec(window.TumblingMillis(10, 0))
+	spec.AllowedLateness = 5
+	s := newSpillOne(t, spec, 2, nil)
+	for i := range 10 {
+		s.add(fmt.Sprintf("c%d", i), 1, int64(i))
+	}
+	for range 3 {
+		s.add("h1", 12, 0)
+		s.add("h2", 12, 0)
+	}
+	if !s.resident("h1") || !s.resident("h2") {
+		t.Fatal("the hot keys are not in memory")
+	}
+	sp := s.op.spill
+	loads, writes := sp.Loads, sp.Writes
+	s.op.Watermark(9)
+	if n := len(s.take()); n != 10 {
+		t.Fatalf("%d panes, want 10", n)
+	}
+	if !s.resident("h1") || !s.resident("h2") || sp.Resident() != 2 {
+		t.Fatalf("after the window end: h1 %v, h2 %v, %d resident", s.resident("h1"), s.resident("h2"), sp.Resident())
+	}
+	if sp.Loads != loads+10 || sp.Writes != writes+10 || len(s.st.m) != 10 {
+		t.Fatalf("%d loads, %d writes (want +10 each), %d stored", sp.Loads-loads, sp.Writes-writes, len(s.st.m))
+	}
+	s.add("c0", 3, 100) // a late element: the LATE pane shows the fired pane was kept
+	s.expect(t, "a late element", "c0 [0, 10) LATE#1 [0 100]")
+	s.op.Watermark(14) // purges the c keys; the late element made room for c0 (one h key left)
+	for k := range s.st.m {
+		if strings.Contains(k, "c") {
+			t.Fatalf("key %q stored after its window was purged", k)
+		}
+	}
+	if len(s.st.m)+s.op.Keys() != 2 || s.resident("c0") {
+		t.Fatalf("after the purge: %d stored, %d keys in memory, want h1 and h2 only", len(s.st.m), s.op.Keys())
+	}
+}
+
+// TestWindowSpillEarlyAndLatePanes: a cold key's early (processing-time) and event-time timers
+// survive a checkpoint as stubs: after the restore, with every key in the store, its EARLY,
+// ON_TIME and LATE panes come as without spilling.
+func TestWindowSpillEarlyAndLatePanes(t *testing.T) {
+	spec := window.NewSpec(window.SessionMillis(10))
+	spec.EarlyAfter, spec.AllowedLateness = 5, 20
+	s := newSpillOne(t, spec, 0, nil)
+	s.add("k", 100, 1)  // early timer at 1005, session [100, 110)
+	s.add("j", 100, 50) // another key, so stubs of two keys share buckets
+	s = s.restart(t, 0)
+	s.clk.now = 1005
+	s.op.ProcTime(1005)
+	got := s.take()
+	slices.Sort(got)
+	if want := []string{"j [100, 110) EARLY#0 [50]", "k [100, 110) EARLY#0 [1]"}; !slices.Equal(got, want) {
+		t.Fatalf("early panes: %q, want %q", got, want)
+	}
+	s.add("k", 105, 2) // merged into [100, 115): a new early timer at 1010
+	s = s.restart(t, 0)
+	s.clk.now = 1010
+	s.op.ProcTime(1010)
+	s.expect(t, "the second early pane", "k [100, 115) EARLY#0 [1 2]")
+	s.op.Watermark(114)
+	got = s.take()
+	slices.Sort(got)
+	if want := []string{"j [100, 110) ON_TIME#1 [50]", "k [100, 115) ON_TIME#1 [1 2]"}; !slices.Equal(got, want) {
+		t.Fatalf("on-time panes: %q, want %q", got, want)
+	}
+	s = s.restart(t, 0)
+	s.add("k", 101, 3) // late, within the allowed lateness
+	s.expect(t, "a late element", "k [100, 115) LATE#2 [1 2 3]")
+	s = s.restart(t, 0)
+	s.op.Watermark(200)
+	s.clk.now = 2000
+	s.op.ProcTime(2000)
+	s.expect(t, "the purge")
+	if len(s.st.m) != 0 || s.op.Keys() != 0 {
+		t.Fatalf("after the purge: %d stored, %d keys", len(s.st.m), s.op.Keys())
+	}
+}
+
+// TestWindowSpillSessionMerge: sessions of a cold key merge with a bridging element; the merged
+// session holds every element.
+func TestWindowSpillSessionMerge(t *testing.T) {
+	s := newSpillOne(t, window.NewSpec(window.SessionMillis(10)), 0, nil)
+	s.add("k", 0, 1)
+	s.add("k", 20, 2)
+	if len(s.st.m) != 1 || s.op.Keys() != 0 {
+		t.Fatalf("%d stored, %d in memory", len(s.st.m), s.op.Keys())
+	}
+	s.add("k", 10, 3) // touches [0, 10) and [20, 30)
+	s.op.Watermark(100)
+	s.expect(t, "the merged session", "k [0, 30) ON_TIME#0 [1 2 3]")
+}
+
+// TestWindowTimerStubNeedsSpill: a checkpoint holding timers of evicted keys is refused, with an
+// explanation, by an operator on the memory backend.
+func TestWindowTimerStubNeedsSpill(t *testing.T) {
+	s := newSpillOne(t, window.NewSpec(window.TumblingMillis(10, 0)), 0, nil)
+	s.add("k", 1, 1)
+	c := &winCluster{ops: []*listOp{s.op}, stores: []*memSpillStore{s.st}}
+	parts, _ := c.checkpoint(t)
+	mem := newListOp(s.op.Spec, s.clk, 0, 1, winRec{step: new(int), out: new([]string)})
+	err := mem.RestoreState(NewStateReader(parts, 0, DefaultMaxParallelism))
+	if err == nil || !strings.Contains(err.Error(), "Pebble state backend") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestWindowSetSpillErrors: a negative budget and missing codecs are refused.
+func TestWindowSetSpillErrors(t *testing.T) {
+	op := newListOp(window.NewSpec(window.TumblingMillis(10, 0)), &procClock{}, 0, 1, winRec{step: new(int), out: new([]string)})
+	if err := op.SetSpill(newMemSpillStore(), -1); err == nil || !strings.Contains(err.Error(), "negative") {
+		t.Fatalf("negative budget: %v", err)
+	}
+	op.State.Value = nil
+	if err := op.SetSpill(newMemSpillStore(), 1); err == nil || !strings.Contains(err.Error(), "codecs") {
+		t.Fatalf("no codec: %v", err)
+	}
+	if op.SpillStore() != nil {
+		t.Fatal("a store was kept")
+	}
+}
+
+// FuzzSpilledWindowState feeds arbitrary spilled values (what the store returns for a key) and
+// checkpoint records (windows, or timer stubs) to a spilling window operator: decoding never
+// panics, a value that does not decode leaves no key behind, and what decodes is written back in
+// a form that decodes to the same bytes again.
+func FuzzSpilledWindowState(f *testing.F) {
+	spec := window.Spec{Assigner: window.SessionMillis(10), AllowedLateness: 5, EarlyAfter: 3, LateEveryCount: 1}
+	c := newWinCluster(f, spec, &procClock{now: 1000}, winRec{step: new(int), out: new([]string)}, 1, 3, nil)
+	for _, s := range winScript(rand.New(rand.NewPCG(1, 1)), 250, 40) {
+		if s.kind != 'c' && s.ts != MaxTime {
+			c = c.apply(f, s)
+		}
+	}
+	for _, v := range c.stores[0].m {
+		f.Add(v, false)
+	}
+	parts, _ := c.checkpoint(f)
+	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
+		f.Add(slices.Clone(rec), true)
+		return nil
+	})
+	f.Fuzz(func(t *testing.T, b []byte, record bool) {
+		mk := func() *listOp {
+			op := newListOp(spec, &procClock{}, 0, 1, winRec{step: new(int), out: new([]string)})
+			if err := op.SetSpill(newMemSpillStore(), 10); err != nil {
+				t.Fatal(err)
+			}
+			return op
+		}
+		op := mk()
+		if record {
+			var w StateWriter
+			w.Put(0, b)
+			_ = op.RestoreState(NewStateReader([]StatePart{{Data: w.Bytes()}}, 0, DefaultMaxParallelism))
+		} else if _, err := op.LoadKeyState("k", b); err != nil && op.Keys() != 0 {
+			t.Fatalf("a value that does not decode left %d keys", op.Keys())
+		}
+		for k, slot := range op.index {
+			body, empty := op.AppendKeyState(nil, slot)
+			if empty {
+				continue
+			}
+			op2 := mk()
+			slot2, err := op2.LoadKeyState(k, body)
+			if err != nil {
+				t.Fatalf("a re-encoded state does not decode: %v\n%x", err, body)
+			}
+			if again, _ := op2.AppendKeyState(nil, slot2); !bytes.Equal(again, body) {
+				t.Fatalf("decoding and encoding changed the state:\n%x\n%x", body, again)
+			}
+		}
+	})
+}
