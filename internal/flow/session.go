@@ -9,7 +9,7 @@ import "github.com/sluicehq/sluice/window"
 // the watermark is born late and fires LATE panes only.
 func (o *WindowOp[K, In, Acc]) collectSession(ts int64, r Keyed[K, In]) {
 	proto := window.Window{Start: ts, End: ts + o.Spec.Assigner.Gap()}
-	slot, exists := o.index[r.Key]
+	slot, exists := o.keySlot(r.Key)
 	merged := proto
 	if exists {
 		for _, ws := range o.slots[slot].wins {
@@ -23,7 +23,9 @@ func (o *WindowOp[K, In, Acc]) collectSession(ts int64, r Keyed[K, In]) {
 		return
 	}
 	if !exists {
-		slot = o.slotFor(r.Key)
+		slot = o.newKey(r.Key)
+	} else if o.spill != nil {
+		o.spill.Dirty(slot)
 	}
 	i := o.mergeInto(slot, proto, merged)
 	o.add(slot, i, r.Value)

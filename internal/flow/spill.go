@@ -253,6 +253,16 @@ func (s *Spill[K]) Added(slot int32, inStore bool) {
 	s.set(slot, f)
 }
 
+// AddedNew records a new key (its state created in memory, nothing of it in the store) in a
+// slot that the operator may have freed when it evicted another key: unlike Added, it keeps no
+// bit that the slot's previous key left (inStore), so the new key's end deletes nothing.
+func (s *Spill[K]) AddedNew(slot int32) {
+	if s.flag(slot)&spillResident == 0 {
+		s.resident++
+	}
+	s.set(slot, spillResident|spillDirty)
+}
+
 // Stub records slot as an evicted key whose state the store may hold (a checkpoint's record of
 // an evicted key that has timers).
 func (s *Spill[K]) Stub(slot int32) {

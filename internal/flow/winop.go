@@ -48,6 +48,7 @@ type WindowOp[K comparable, In, Acc any] struct {
 	evt    TimerQueue[K]
 	proc   TimerQueue[K]
 	assign []window.Window
+	spill  *Spill[K] // nil with the memory backend (winop_spill.go)
 }
 
 // Init prepares the operator's state.
@@ -56,7 +57,8 @@ func (o *WindowOp[K, In, Acc]) Init() {
 	o.index = make(map[K]int32)
 }
 
-// Keys is the number of keys holding window state.
+// Keys is the number of keys holding window state in memory (with a spill store, the resident
+// ones).
 func (o *WindowOp[K, In, Acc]) Keys() int { return len(o.index) }
 
 // Collect assigns the element to its windows and runs the triggers.
@@ -68,8 +70,17 @@ func (o *WindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
 	}()
 	if o.Spec.Assigner.IsMerging() {
 		o.collectSession(ts, r)
-		return
+	} else {
+		o.collectAssigned(ts, r)
 	}
+	if o.spill != nil {
+		o.maybeEvict()
+	}
+}
+
+// collectAssigned adds an element to the windows the assigner gives it, or sends it to the late
+// output when it is late for all of them.
+func (o *WindowOp[K, In, Acc]) collectAssigned(ts int64, r Keyed[K, In]) {
 	o.assign = o.Spec.Assigner.Assign(o.assign[:0], ts)
 	slot := int32(-1)
 	for _, w := range o.assign {
@@ -93,10 +104,37 @@ func (o *WindowOp[K, In, Acc]) late(ts int64, r Keyed[K, In], w window.Window) {
 		Reason: fmt.Sprintf("too late: window %v closed at watermark %d (allowed lateness %dms)", w, o.WM, o.Spec.AllowedLateness)})
 }
 
+// slotFor returns k's slot for an element of k, creating (or, with a spill store, loading) it.
 func (o *WindowOp[K, In, Acc]) slotFor(k K) int32 {
+	if o.spill != nil {
+		return o.slotForSpilled(k)
+	}
 	if s, ok := o.index[k]; ok {
 		return s
 	}
+	return o.newSlot(k)
+}
+
+// keySlot returns k's slot when k has window state (loading it from the spill store).
+func (o *WindowOp[K, In, Acc]) keySlot(k K) (int32, bool) {
+	if o.spill != nil {
+		return o.lookupSpilled(k)
+	}
+	s, ok := o.index[k]
+	return s, ok
+}
+
+// newKey allocates a slot for k, which has no state in memory or in the spill store.
+func (o *WindowOp[K, In, Acc]) newKey(k K) int32 {
+	s := o.newSlot(k)
+	if o.spill != nil {
+		o.spill.AddedNew(s)
+	}
+	return s
+}
+
+// newSlot allocates a slot for k, which has none.
+func (o *WindowOp[K, In, Acc]) newSlot(k K) int32 {
 	var s int32
 	if n := len(o.free); n > 0 {
 		s = o.free[n-1]
@@ -196,15 +234,26 @@ func (o *WindowOp[K, In, Acc]) Watermark(wm int64) {
 		}
 		o.evt.Recycle(keys)
 	}
+	if o.spill != nil {
+		o.maybeEvict()
+	}
 	o.Out.Watermark(wm)
 	o.Late.Watermark(wm)
 }
 
 func (o *WindowOp[K, In, Acc]) onEventTime(k K, t int64) {
-	slot, ok := o.index[k]
-	if !ok {
+	if o.spill != nil {
+		o.spilledTimer(k, t, false)
 		return
 	}
+	if slot, ok := o.index[k]; ok {
+		o.eventTime(slot, k, t)
+	}
+}
+
+// eventTime fires the windows of slot's key, k, that end by t and purges those whose cleanup
+// time has come; it reports whether the key's state changed.
+func (o *WindowOp[K, In, Acc]) eventTime(slot int32, k K, t int64) (changed bool) {
 	kw := &o.slots[slot]
 	kept := kw.wins[:0]
 	for i := range kw.wins {
@@ -212,11 +261,13 @@ func (o *WindowOp[K, In, Acc]) onEventTime(k K, t int64) {
 		if o.Spec.Count == 0 && !ws.onTime && ws.w.MaxTimestamp() <= t {
 			o.fire(k, ws, window.OnTime)
 			ws.onTime = true
+			changed = true
 		}
 		if o.Spec.CleanupTime(ws.w) <= t {
 			if ws.lateCount > 0 {
 				o.fire(k, ws, window.Late) // late elements still pending a count: not lost
 			}
+			changed = true
 			continue
 		}
 		kept = append(kept, *ws)
@@ -226,9 +277,19 @@ func (o *WindowOp[K, In, Acc]) onEventTime(k K, t int64) {
 	if len(kw.wins) == 0 {
 		o.release(slot)
 	}
+	return changed
 }
 
+// release forgets the key of slot: its windows are all purged.
 func (o *WindowOp[K, In, Acc]) release(slot int32) {
+	if o.spill != nil {
+		o.forget(slot)
+	}
+	o.freeSlot(slot)
+}
+
+// freeSlot frees slot and its index entry.
+func (o *WindowOp[K, In, Acc]) freeSlot(slot int32) {
 	kw := &o.slots[slot]
 	delete(o.index, kw.key)
 	var zero K
@@ -245,6 +306,9 @@ func (o *WindowOp[K, In, Acc]) ProcTime(now int64) {
 		}
 		o.proc.Recycle(keys)
 	}
+	if o.spill != nil {
+		o.maybeEvict()
+	}
 	if o.proc.Len() > 0 {
 		o.T.RequestProcTime(o.proc.Next())
 	}
@@ -253,17 +317,26 @@ func (o *WindowOp[K, In, Acc]) ProcTime(now int64) {
 }
 
 func (o *WindowOp[K, In, Acc]) onProcTime(k K, t int64) {
-	slot, ok := o.index[k]
-	if !ok {
+	if o.spill != nil {
+		o.spilledTimer(k, t, true)
 		return
 	}
+	if slot, ok := o.index[k]; ok {
+		o.procTime(slot, k, t)
+	}
+}
+
+// procTime fires the due early panes of slot's key, k; it reports whether any fired.
+func (o *WindowOp[K, In, Acc]) procTime(slot int32, k K, t int64) (changed bool) {
 	kw := &o.slots[slot]
 	for i := range kw.wins {
 		ws := &kw.wins[i]
 		if ws.earlyAt != 0 && ws.earlyAt <= t && !ws.onTime {
 			o.fire(k, ws, window.Early)
+			changed = true
 		}
 	}
+	return changed
 }
 
 // Idle forwards the status.
