@@ -159,8 +159,9 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 	t.Flush()
 	snap := TaskSnapshot{ID: id, Stage: t.Stage, Subtask: t.Index, Position: position}
 	type later struct {
-		uid string
-		f   func(w *StateWriter) error
+		uid   string
+		f     func(w *StateWriter) error
+		spill SpillCapture
 	}
 	var async []later
 	for _, s := range t.snapshotters {
@@ -170,7 +171,12 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 				snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
 				break
 			}
-			async = append(async, later{s.StateUID(), f})
+			c, err := captureSpill(s)
+			if err != nil {
+				snap.Err = fmt.Errorf("snapshotting operator %q: capturing its spill store: %w", s.StateUID(), err)
+				break
+			}
+			async = append(async, later{s.StateUID(), f, c})
 			continue
 		}
 		w := StateWriter{CheckpointID: id}
@@ -192,17 +198,21 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 		return
 	}
 	if len(async) == 0 || snap.Err != nil {
+		for _, a := range async {
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Spill: a.spill}) // released with the failed snapshot
+		}
 		t.OnSnapshot(snap)
 		return
 	}
 	go func() { // the task goes on; the view is serialised here
 		for _, a := range async {
 			w := StateWriter{CheckpointID: id}
-			if err := a.f(&w); err != nil {
-				snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
-				break
+			if snap.Err == nil {
+				if err := a.f(&w); err != nil {
+					snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
+				}
 			}
-			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes()})
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes(), Spill: a.spill})
 		}
 		t.OnSnapshot(snap)
 	}()
