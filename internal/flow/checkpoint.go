@@ -175,9 +175,10 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 	t.Flush()
 	snap := TaskSnapshot{ID: id, Stage: t.Stage, Subtask: t.Index, Position: position}
 	type later struct {
-		i   int
-		uid string
-		f   func(w *StateWriter) error
+		i     int
+		uid   string
+		f     func(w *StateWriter) error
+		spill SpillCapture
 	}
 	var async []later
 	for i, s := range t.snapshotters {
@@ -187,7 +188,12 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 				snap.Err = fmt.Errorf("snapshotting operator %q: %w", s.StateUID(), err)
 				break
 			}
-			async = append(async, later{i, s.StateUID(), f})
+			c, err := captureSpill(s)
+			if err != nil {
+				snap.Err = fmt.Errorf("snapshotting operator %q: capturing its spill store: %w", s.StateUID(), err)
+				break
+			}
+			async = append(async, later{i, s.StateUID(), f, c})
 			continue
 		}
 		w := t.stateWriter(i, id)
@@ -210,18 +216,22 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 		return
 	}
 	if len(async) == 0 || snap.Err != nil {
+		for _, a := range async {
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Spill: a.spill}) // released with the failed snapshot
+		}
 		t.OnSnapshot(snap)
 		return
 	}
 	go func() { // the task goes on; the view is serialised here
 		for _, a := range async {
 			w := t.stateWriter(a.i, id)
-			if err := a.f(w); err != nil {
-				snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
-				break
+			if snap.Err == nil {
+				if err := a.f(w); err != nil {
+					snap.Err = fmt.Errorf("snapshotting operator %q: %w", a.uid, err)
+				}
+				t.sized(a.i, w)
 			}
-			t.sized(a.i, w)
-			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes()})
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes(), Spill: a.spill})
 		}
 		t.OnSnapshot(snap)
 	}()

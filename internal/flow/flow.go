@@ -8,6 +8,13 @@
 //
 // The package sits below the public DSL: the DSL builds typed operator factories from these types,
 // and internal/runtime schedules the tasks. It imports only the leaf semantics packages.
+//
+// State backends: keyed operators keep their state in memory; with a spill store (Spiller: the
+// Pebble backend) they keep their hot keys in memory and their cold ones in the store (spill.go).
+// Timers of cold keys stay in memory: KeyedProcess keeps an evicted key's slot as a stub with its
+// timers (process_spill.go); SliceWindowOp moves an evicted key's wake into a (time, key) queue
+// and writes those wakes into its checkpoints, so they survive a restore without reading the
+// store (slicing_spill.go).
 package flow
 
 import "math"

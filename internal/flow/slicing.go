@@ -52,6 +52,7 @@ type SliceWindowOp[K comparable, In, Acc any] struct {
 	tab   keyTable[K, swEnt[Acc]] // key → slot, with the key's newest slice inline
 	ext   cowArray[swExt[Acc]]    // the older slices and late panes of the keys that have any
 	wakes TimerQueue[int32]       // slot wakes; a wake is stale unless it equals the slot's armed wake
+	sp    *sliceSpill[K]          // cold keys in a spill store; nil with the memory backend (slicing_spill.go)
 }
 
 // swSlice is one pre-aggregated slice of one key.
@@ -219,6 +220,10 @@ func (o *SliceWindowOp[K, In, Acc]) Slices() int {
 // Collect adds the element to its slice, fires LATE panes of the windows it arrives late for,
 // and routes it to Late when it is too late for all of them.
 func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
+	if o.sp != nil {
+		o.collectSpill(ts, r, o.tab.hash(r.Key))
+		return
+	}
 	o.collect(ts, r, o.tab.hash(r.Key))
 }
 
@@ -239,6 +244,10 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 		o.tab.touch(hs[:len(g)], cand[:len(g)])
 		o.touchExt(cand[:len(g)])
 		for i := range g {
+			if o.sp != nil {
+				o.collectSpill(g[i].TS, g[i].V, hs[i])
+				continue
+			}
 			o.collect(g[i].TS, g[i].V, hs[i])
 		}
 		recs = recs[len(g):]
@@ -480,19 +489,27 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 	if !o.Advance(wm) {
 		return
 	}
+	if o.sp != nil {
+		o.fireSpill(wm)
+	}
 	for o.wakes.Len() > 0 && o.wakes.Next() <= wm {
-		t, slots := o.wakes.Pop()
-		for i := 0; i < len(slots); i += batchGroup {
-			g := slots[i:min(len(slots), i+batchGroup)]
-			o.touchSlots(g)
-			for _, s := range g {
-				o.wake(s, t)
-			}
-		}
-		o.wakes.Recycle(slots)
+		o.fireWakes()
 	}
 	o.Out.Watermark(wm)
 	o.Late.Watermark(wm)
+}
+
+// fireWakes runs the earliest bucket of slot wakes.
+func (o *SliceWindowOp[K, In, Acc]) fireWakes() {
+	t, slots := o.wakes.Pop()
+	for i := 0; i < len(slots); i += batchGroup {
+		g := slots[i:min(len(slots), i+batchGroup)]
+		o.touchSlots(g)
+		for _, s := range g {
+			o.wake(s, t)
+		}
+	}
+	o.wakes.Recycle(slots)
 }
 
 // wake runs a key's chained timer at t: the ON_TIME pane of the window ending at t+1, the LATE
@@ -503,6 +520,9 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		return // stale: superseded by an earlier wake, or the slot was released
 	}
 	e.armed = false
+	if o.sp != nil {
+		o.sp.Dirty(slot)
+	}
 	if t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 {
 		o.firePane(slot, t+1, window.OnTime, nil)
 	}
@@ -566,7 +586,16 @@ func (o *SliceWindowOp[K, In, Acc]) nextWake(slot int32, t int64) int64 {
 	return next
 }
 
+// release frees the slot of a key whose state ended.
 func (o *SliceWindowOp[K, In, Acc]) release(slot int32) {
+	if o.sp != nil {
+		o.forget(slot)
+	}
+	o.drop(slot)
+}
+
+// drop frees slot and its index entry, keeping the arrays a snapshot may hold.
+func (o *SliceWindowOp[K, In, Acc]) drop(slot int32) {
 	if i := o.entry(slot).ext - 1; i >= 0 {
 		x := o.ext.at(i)
 		if x.epoch == o.ext.epoch { // keep the arrays for the next key
@@ -612,7 +641,12 @@ func floorMod(a, b int64) int64 {
 }
 
 // Timers is the number of scheduled wakes, stale ones included (for tests and metrics).
-func (o *SliceWindowOp[K, In, Acc]) Timers() int { return o.wakes.Len() }
+func (o *SliceWindowOp[K, In, Acc]) Timers() int {
+	if o.sp != nil {
+		return o.wakes.Len() + o.sp.cold.Len()
+	}
+	return o.wakes.Len()
+}
 
 // StateUID is the operator's UID.
 func (o *SliceWindowOp[K, In, Acc]) StateUID() string { return o.State.UID }
@@ -624,7 +658,13 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 	if o.State.Err != nil {
 		return o.State.Err
 	}
-	return o.encode(o.tab.view(), o.ext.view(), w)
+	if err := o.encode(o.tab.view(), o.ext.view(), w); err != nil {
+		return err
+	}
+	if o.sp != nil {
+		o.putColdWakes(w)
+	}
+	return nil
 }
 
 // SnapshotAsync freezes the state (a copy of the chunk pointers: microseconds) and returns the
@@ -643,8 +683,16 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 		b := w.Bytes()
 		return func(w *StateWriter) error { w.buf = append(w.buf, b...); return nil }, nil
 	}
+	var cold StateWriter // the wakes of cold keys, taken at the barrier
+	if o.sp != nil {
+		o.putColdWakes(&cold)
+	}
 	tv, xv := o.tab.freeze(), o.ext.freeze()
-	return func(w *StateWriter) error { return o.encode(tv, xv, w) }, nil
+	return func(w *StateWriter) error {
+		err := o.encode(tv, xv, w)
+		w.buf = append(w.buf, cold.buf...)
+		return err
+	}, nil
 }
 
 // encode writes the records of a frozen state. It runs on another goroutine for SnapshotAsync:
@@ -661,29 +709,36 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 		if e.ext != 0 {
 			x = xv.at(e.ext - 1)
 		}
-		ss := swSlices[Acc]{e: e, x: x}
 		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), ent.key)
-		rec = binary.AppendVarint(rec, e.wake)
-		rec = binary.AppendUvarint(rec, uint64(ss.len()))
-		for i, n := 0, ss.len(); i < n; i++ {
-			s := ss.at(i)
-			rec = binary.AppendVarint(rec, s.start)
-			rec = binary.AppendVarint(rec, s.born)
-			rec = o.State.Value.Append(rec, s.acc)
-		}
-		var late []swLate
-		if x != nil {
-			late = x.late
-		}
-		rec = binary.AppendUvarint(rec, uint64(len(late)))
-		for _, lw := range late {
-			rec = binary.AppendVarint(rec, lw.end)
-			rec = binary.AppendUvarint(rec, uint64(lw.panes))
-			rec = binary.AppendUvarint(rec, uint64(lw.lateCount))
-		}
+		rec = o.appendKeyBody(rec, e, x)
 		w.Put(KeyGroup(o.State.Hash(ent.key), DefaultMaxParallelism), rec)
 	}
 	return nil
+}
+
+// appendKeyBody appends a key's record after its key: its armed wake, its slices and the pane
+// state of its windows that received late elements. x is nil when the key has no ext.
+func (o *SliceWindowOp[K, In, Acc]) appendKeyBody(rec []byte, e *swEnt[Acc], x *swExt[Acc]) []byte {
+	ss := swSlices[Acc]{e: e, x: x}
+	rec = binary.AppendVarint(rec, e.wake)
+	rec = binary.AppendUvarint(rec, uint64(ss.len()))
+	for i, n := 0, ss.len(); i < n; i++ {
+		s := ss.at(i)
+		rec = binary.AppendVarint(rec, s.start)
+		rec = binary.AppendVarint(rec, s.born)
+		rec = o.State.Value.Append(rec, s.acc)
+	}
+	var late []swLate
+	if x != nil {
+		late = x.late
+	}
+	rec = binary.AppendUvarint(rec, uint64(len(late)))
+	for _, lw := range late {
+		rec = binary.AppendVarint(rec, lw.end)
+		rec = binary.AppendUvarint(rec, uint64(lw.panes))
+		rec = binary.AppendUvarint(rec, uint64(lw.lateCount))
+	}
+	return rec
 }
 
 // RestoreState rebuilds the slices of the keys this subtask owns and re-arms their wakes. Records
@@ -710,6 +765,9 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 		return nil
 	}
 	err := r.Each(func(_ int, rec []byte) error {
+		if len(rec) > 0 && rec[0] == formatSlicedWake {
+			return o.restoreColdWake(rec[1:])
+		}
 		rec, err := checkWindowFormat(rec, formatSlicedWindow, o.State.UID)
 		if err != nil {
 			if aerr := apply(); aerr != nil { // the earlier records' errors come first
@@ -735,18 +793,42 @@ func (o *SliceWindowOp[K, In, Acc]) RestoreState(r *StateReader) error {
 	if err != nil {
 		return err
 	}
-	return apply()
+	if err := apply(); err != nil {
+		return err
+	}
+	if o.sp != nil { // a smaller budget than the checkpoint's
+		return RunGuarded(o.maybeEvict)
+	}
+	return nil
 }
 
 // restoreKey restores one key's record (after its key).
 func (o *SliceWindowOp[K, In, Acc]) restoreKey(k K, h uint64, rest []byte) error {
-	d := decoder{b: rest}
-	wake := d.varint()
-	ns := d.uvarint()
 	slot, ok := o.tab.find(h, k)
 	if !ok {
 		slot = o.tab.add(h, k)
 	}
+	wake, err := o.decodeKeyBody(slot, rest)
+	if err != nil {
+		return err
+	}
+	if !o.entry(slot).has {
+		o.release(slot)
+		return nil
+	}
+	o.arm(slot, wake)
+	if o.sp != nil {
+		o.sp.added(slot, true) // shadows a copy the restored store may hold (invariant 3)
+	}
+	return nil
+}
+
+// decodeKeyBody reads a key's record after its key (appendKeyBody) into slot and returns the
+// key's wake.
+func (o *SliceWindowOp[K, In, Acc]) decodeKeyBody(slot int32, rest []byte) (int64, error) {
+	d := decoder{b: rest}
+	wake := d.varint()
+	ns := d.uvarint()
 	ss := o.slices(slot)
 	for i := uint64(0); i < ns && d.err == nil; i++ {
 		s := swSlice[Acc]{start: d.varint(), born: d.varint()}
@@ -764,15 +846,10 @@ func (o *SliceWindowOp[K, In, Acc]) restoreKey(k K, h uint64, rest []byte) error
 			ks.late = append(ks.late, swLate{end: d.varint(), panes: int(d.uvarint()), lateCount: int(d.uvarint())})
 		}
 	}
-	if d.err != nil {
-		return fmt.Errorf("%w: window slices of a key: %v", ErrCorruptState, d.err)
+	if err := finish(&d); err != nil {
+		return 0, fmt.Errorf("%w: window slices of a key: %v", ErrCorruptState, err)
 	}
-	if ss.len() == 0 {
-		o.release(slot)
-		return nil
-	}
-	o.arm(slot, wake)
-	return nil
+	return wake, nil
 }
 
 var _ AsyncSnapshotter = (*SliceWindowOp[string, int64, int64])(nil)

@@ -557,42 +557,6 @@ func TestSliceWindowOpAsyncSnapshot(t *testing.T) {
 		stepNo := 0
 		_, o := newOps(spec, recorder{step: &stepNo, out: &out}, nil, nil)
 		op := o.(*flow.SliceWindowOp[string, int64, int64])
-		type pending struct {
-			want []byte
-			done chan []byte
-		}
-		var snaps []pending
-		for i, s := range script {
-			stepNo = i
-			switch {
-			case s.restore || r.IntN(30) == 0:
-				var w flow.StateWriter
-				if err := op.SnapshotState(&w); err != nil {
-					t.Fatal(err)
-				}
-				f, err := op.SnapshotAsync(int64(i))
-				if err != nil {
-					t.Fatal(err)
-				}
-				p := pending{want: slices.Clone(w.Bytes()), done: make(chan []byte, 1)}
-				go func() {
-					var w flow.StateWriter
-					if err := f(&w); err != nil {
-						panic(err)
-					}
-					p.done <- w.Bytes()
-				}()
-				snaps = append(snaps, p)
-			case s.isWM:
-				op.Watermark(s.ts)
-			default:
-				op.Collect(s.ts, flow.Keyed[string, int64]{Key: s.key, Value: s.v})
-			}
-		}
-		for j, p := range snaps {
-			if got := <-p.done; !slices.Equal(got, p.want) {
-				t.Fatalf("case %d: snapshot %d: the asynchronous snapshot differs from the state at the barrier", c, j)
-			}
-		}
+		runAsyncSnapshots(t, c, op, script, &stepNo, func(s step) bool { return s.restore || r.IntN(30) == 0 }, false)
 	}
 }
