@@ -16,11 +16,13 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/agg"
 	"github.com/sluicehq/sluice/checkpoint"
 	"github.com/sluicehq/sluice/checkpoint/faultfs"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/engine"
 	"github.com/sluicehq/sluice/watermark"
+	"github.com/sluicehq/sluice/window"
 )
 
 // manyKeys is a replayable source of n events over many keys that may pause at event `pause`
@@ -117,9 +119,7 @@ func spillPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
 
 // spillPipelineTo is spillPipeline writing to sink.
 func spillPipelineTo(src sluice.Source[ev], sink sluice.Sink[string]) *sluice.Pipeline {
-	p := sluice.NewPipeline("spill")
-	s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
-		sluice.SourceBatchSize[ev](64))
+	p, s := spillSource(src)
 	proc := sluice.Process(sluice.KeyBy(s, func(e ev) string { return e.Key }),
 		func(st *sluice.StateStore) sluice.KeyedProcessFunction[string, ev, string] {
 			count := sluice.NewValueState[int64](st, "count")
@@ -165,8 +165,65 @@ func spillPipelineTo(src sluice.Source[ev], sink sluice.Sink[string]) *sluice.Pi
 // state, timers) on the memory backend and on Pebble with key budgets that keep none, few or all
 // keys in memory, with and without checkpoints: the outputs must be identical.
 func TestMetamorphicStateBackends(t *testing.T) {
+	checkBackends(t, spillPipeline)
+}
+
+// TestMetamorphicStateBackendsSessions is TestMetamorphicStateBackends on a session-window sum
+// (the general window operator) keyed by a source key, the parity of the value and the 4 s
+// period of the timestamp: a key's events are 1.5 s or a multiple of it apart and its sessions
+// have a gap of 2 s, so sessions grow by merging while the key is mostly cold, and end; keys of
+// a period never come back after it, so a lost timer of a cold key loses its session's pane.
+func TestMetamorphicStateBackendsSessions(t *testing.T) {
+	checkBackends(t, spillSessions)
+}
+
+// spillSessions sums values per session of 2 s per key and value parity.
+func spillSessions(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	p, s := spillSource(src)
+	keyed := sluice.KeyBy(s, func(e ev) string { return fmt.Sprintf("%s/%d/%d", e.Key, e.V%2, e.TS/4000) })
+	w := sluice.Window(keyed, window.Session(2*time.Second))
+	out := &strs{}
+	sums := sluice.Aggregate(w, agg.Sum(func(e ev) int64 { return e.V })).UID("sessions")
+	sluice.SinkTo(sluice.Map(sums, func(r sluice.Windowed[string, int64]) string {
+		return fmt.Sprintf("%s %v %v#%d %d", r.Key, r.Window, r.Pane.Timing, r.Pane.Index, r.Value)
+	}), out).UID("out")
+	return p, out
+}
+
+// TestMetamorphicStateBackendsProcessWindow is TestMetamorphicStateBackends on a ProcessWindow
+// over 5 s tumbling windows with discarding panes (the general window operator; its state is
+// each window's list of elements).
+func TestMetamorphicStateBackendsProcessWindow(t *testing.T) {
+	checkBackends(t, func(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+		p, s := spillSource(src)
+		w := sluice.Window(sluice.KeyBy(s, func(e ev) string { return e.Key }), window.Tumbling(5*time.Second),
+			window.Discarding())
+		out := &strs{}
+		lists := sluice.ProcessWindow(w, func(ctx sluice.WindowContext[string], elems []ev, emit func(string)) {
+			ts := make([]int64, len(elems))
+			for i, e := range elems {
+				ts[i] = e.TS
+			}
+			emit(fmt.Sprintf("%s %v %v#%d %v", ctx.Key, ctx.Window, ctx.Pane.Timing, ctx.Pane.Index, ts))
+		}).UID("lists")
+		sluice.SinkTo(lists, out).UID("out")
+		return p, out
+	})
+}
+
+// spillSource reads src with the source settings of spillPipeline.
+func spillSource(src sluice.Source[ev]) (*sluice.Pipeline, sluice.Stream[ev]) {
+	p := sluice.NewPipeline("spill")
+	return p, sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
+		sluice.SourceBatchSize[ev](64))
+}
+
+// checkBackends runs the pipeline that build makes over 12,000 events of 1,500 keys on the
+// memory backend and on Pebble with budgets of 0, 50 and 10k keys, with and without checkpoints:
+// the outputs must be identical.
+func checkBackends(t *testing.T, build func(sluice.Source[ev]) (*sluice.Pipeline, *strs)) {
 	const n, keys = 12_000, 1_500
-	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	ref, refOut := build(&manyKeys{n: n, keys: keys, pause: -1})
 	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +243,7 @@ func TestMetamorphicStateBackends(t *testing.T) {
 		{"budget10k-checkpoints", 1, 10_000, 20 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, out := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+			p, out := build(&manyKeys{n: n, keys: keys, pause: -1})
 			opts := []engine.Option{engine.Parallelism(c.par),
 				engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget), engine.CacheSize(8<<20)))}
 			var completed int
@@ -218,6 +275,17 @@ func firstDifference(a, b []string) string {
 // 3 with another budget, and checks the output completes the reference exactly. The same
 // savepoint is refused by the memory backend, naming the operator.
 func TestStateBackendRestoreAndRescale(t *testing.T) {
+	checkRestoreAndRescale(t, spillPipeline, "counts")
+}
+
+// TestStateBackendRestoreAndRescaleSessions is TestStateBackendRestoreAndRescale on session
+// windows: the savepoint holds the timers of evicted keys as stubs, and the restored operators
+// fire them from the stores.
+func TestStateBackendRestoreAndRescaleSessions(t *testing.T) {
+	checkRestoreAndRescale(t, spillSessions, "sessions")
+}
+
+func checkRestoreAndRescale(t *testing.T, spillPipeline func(sluice.Source[ev]) (*sluice.Pipeline, *strs), uid string) {
 	const n, keys, pause = 12_000, 1_500, 79 * 64 // the pause falls between two source batches, as in the reference
 	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
 	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
@@ -303,7 +371,7 @@ func TestStateBackendRestoreAndRescale(t *testing.T) {
 
 	p4, _ := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
 	err = engine.Run(context.Background(), p4, engine.Checkpointing(t.TempDir(), time.Hour), engine.RestoreFrom(sp))
-	if err == nil || !strings.Contains(err.Error(), `"counts"`) || !strings.Contains(err.Error(), "Pebble") {
+	if err == nil || !strings.Contains(err.Error(), `"`+uid+`"`) || !strings.Contains(err.Error(), "Pebble") {
 		t.Fatalf("the memory backend restored a Pebble savepoint: %v", err)
 	}
 }
