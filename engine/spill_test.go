@@ -295,28 +295,15 @@ func checkRestoreAndRescale(t *testing.T, spillPipeline func(sluice.Source[ev]) 
 	ckpts := t.TempDir()
 	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
 	p1, out1 := spillPipeline(src)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	completed := make(chan int64, 1<<16)
-	job, err := engine.Start(ctx, p1, engine.Parallelism(2), engine.Checkpointing(ckpts, 20*time.Millisecond),
+	// Incremental checkpoints of the paused pipeline link the tables of the one before.
+	sp := savepointAtPause(t, p1, src, func() {
+		for range 3 {
+			<-completed
+		}
+	}, engine.Parallelism(2), engine.Checkpointing(ckpts, 20*time.Millisecond),
 		engine.OnCheckpoint(func(id int64) { completed <- id }),
 		engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(50), engine.CacheSize(8<<20))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-src.paused
-	// Incremental checkpoints of the paused pipeline link the tables of the one before.
-	for range 3 {
-		<-completed
-	}
-	sp, err := job.Savepoint(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := job.Wait(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: %v", err)
-	}
 	// The checkpoints and the savepoint hold Pebble tables, and share some through hard links.
 	folders, _ := filepath.Glob(filepath.Join(ckpts, "*-*"))
 	tables, linked := map[string]os.FileInfo{}, 0
@@ -342,7 +329,7 @@ func checkRestoreAndRescale(t *testing.T, spillPipeline func(sluice.Source[ev]) 
 	t.Logf("%d folders: %d tables, %d links", len(folders), len(tables), linked)
 
 	p2, out2 := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
-	err = engine.Run(context.Background(), p2, engine.Parallelism(3), engine.Checkpointing(t.TempDir(), time.Hour),
+	err := engine.Run(context.Background(), p2, engine.Parallelism(3), engine.Checkpointing(t.TempDir(), time.Hour),
 		engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(20))))
 	if err != nil {
 		t.Fatal(err)
@@ -387,23 +374,9 @@ func TestStateBackendFromMemory(t *testing.T) {
 	}
 	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
 	p1, out1 := spillPipeline(src)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	job, err := engine.Start(ctx, p1, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-src.paused
-	sp, err := job.Savepoint(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := job.Wait(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: %v", err)
-	}
+	sp := savepointAtPause(t, p1, src, nil, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour))
 	p2, out2 := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
-	err = engine.Run(context.Background(), p2, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
+	err := engine.Run(context.Background(), p2, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
 		engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(10))))
 	if err != nil {
 		t.Fatal(err)
@@ -502,4 +475,110 @@ func TestStateBackendCheckpointFaults(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("after faults and a restart: %d records, want %d; first difference at %s", len(got), len(want), firstDifference(got, want))
 	}
+}
+
+// windowSpillPipeline sums the values per key in the windows of a (tumbling or sliding) through
+// Aggregate, which runs on the sliced window operator: with a small key budget most keys are
+// cold, and each window end loads, fires and purges them.
+func windowSpillPipeline(a window.Assigner) func(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	return func(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+		out := &strs{}
+		p := sluice.NewPipeline("spill-window")
+		s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
+			sluice.SourceBatchSize[ev](64))
+		sums := sluice.Aggregate(sluice.Window(sluice.KeyBy(s, func(e ev) string { return e.Key }), a),
+			agg.Sum(func(e ev) int64 { return e.V })).UID("sums")
+		text := sluice.Map(sums, func(w sluice.Windowed[string, int64]) string {
+			return fmt.Sprintf("%s [%d,%d) %v/%d %d", w.Key, w.Window.Start, w.Window.End, w.Pane.Timing, w.Pane.Index, w.Value)
+		})
+		sluice.SinkTo(text, sluice.Sink[string](out)).UID("out")
+		return p, out
+	}
+}
+
+var windowAssigners = []struct {
+	name string
+	a    window.Assigner
+}{
+	{"tumbling", window.Tumbling(time.Second)},
+	{"sliding", window.Sliding(3*time.Second, 500*time.Millisecond)},
+}
+
+// TestMetamorphicWindowStateBackends is the metamorphic test of the backends for a tumbling and
+// a sliding Aggregate (the sliced window operator): memory and Pebble at budgets 0, 50 and 10k,
+// with and without checkpoints, give identical output.
+func TestMetamorphicWindowStateBackends(t *testing.T) {
+	for _, w := range windowAssigners {
+		t.Run(w.name, func(t *testing.T) { checkBackends(t, windowSpillPipeline(w.a)) })
+	}
+}
+
+// TestWindowStateBackendRestoreAndRescale takes a savepoint of a tumbling and a sliding Aggregate
+// on Pebble at parallelism 2 (budget 10: most keys, and their window ends, are cold), restores it
+// at parallelism 3 (budget 20) and at 1 (budget 0): each output completes the reference exactly.
+func TestWindowStateBackendRestoreAndRescale(t *testing.T) {
+	const n, keys, pause = 12_000, 1_500, 79 * 64
+	for _, w := range windowAssigners {
+		t.Run(w.name, func(t *testing.T) {
+			build := windowSpillPipeline(w.a)
+			ref, refOut := build(&manyKeys{n: n, keys: keys, pause: -1})
+			if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+				t.Fatal(err)
+			}
+			want := refOut.sorted()
+			src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
+			p1, out1 := build(src)
+			sp := savepointAtPause(t, p1, src, nil, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), 20*time.Millisecond),
+				engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(10), engine.CacheSize(8<<20))))
+			if tables, _ := filepath.Glob(filepath.Join(sp, "*.sst")); len(tables) == 0 {
+				t.Fatalf("the savepoint %s holds no Pebble table: the window state was not spilled", sp)
+			}
+			for _, c := range []struct{ par, budget int }{{3, 20}, {1, 0}} {
+				p2, out2 := build(&manyKeys{n: n, keys: keys, pause: -1})
+				err := engine.Run(context.Background(), p2, engine.Parallelism(c.par), engine.Checkpointing(t.TempDir(), time.Hour),
+					engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget))))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := append(out1.sorted(), out2.sorted()...)
+				slices.Sort(got)
+				if len(out1.got) == 0 || len(out2.got) == 0 {
+					t.Fatalf("the savepoint should split the output: %d before, %d after", len(out1.got), len(out2.got))
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("restored at parallelism %d: %d records, want %d; first difference at %s", c.par, len(got), len(want), firstDifference(got, want))
+				}
+			}
+			p4, _ := build(&manyKeys{n: n, keys: keys, pause: -1})
+			err := engine.Run(context.Background(), p4, engine.Checkpointing(t.TempDir(), time.Hour), engine.RestoreFrom(sp))
+			if err == nil || !strings.Contains(err.Error(), `"sums"`) || !strings.Contains(err.Error(), "Pebble") {
+				t.Fatalf("the memory backend restored a Pebble savepoint: %v", err)
+			}
+		})
+	}
+}
+
+// savepointAtPause starts p, waits until src pauses, runs before (if any), takes a savepoint and
+// cancels the job; it returns the savepoint.
+func savepointAtPause(t *testing.T, p *sluice.Pipeline, src *manyKeys, before func(), opts ...engine.Option) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job, err := engine.Start(ctx, p, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-src.paused
+	if before != nil {
+		before()
+	}
+	sp, err := job.Savepoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := job.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	return sp
 }

@@ -120,6 +120,13 @@ func benchWindowFeed(b *testing.B, spec window.Spec, general, batches bool, cloc
 		s.Init()
 		op = s
 	}
+	benchDrive(b, op, batches, clock, warmup, nil)
+	b.ReportMetric(float64(op.Keys()), "keys")
+}
+
+// benchDrive feeds op warmup events, calls warmed (if any), then feeds the b.N measured events,
+// one by one or in batches, and reports their rates.
+func benchDrive(b *testing.B, op Outlet[Keyed[string, int64]], batches bool, clock func(i int) int64, warmup int, warmed func()) {
 	feed := benchFeed
 	if batches {
 		feed = func(_ Outlet[Keyed[string, int64]], from, to int, clock func(i int) int64) {
@@ -127,12 +134,14 @@ func benchWindowFeed(b *testing.B, spec window.Spec, general, batches bool, cloc
 		}
 	}
 	feed(op, 0, warmup, clock)
+	if warmed != nil {
+		warmed()
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu := processCPU()
 	feed(op, warmup, warmup+b.N, clock)
 	reportRates(b, processCPU()-cpu)
-	b.ReportMetric(float64(op.Keys()), "keys")
 }
 
 // reportRates reports events per second of wall-clock time and, where the platform measures it,
