@@ -161,12 +161,41 @@ func spillPipelineTo(src sluice.Source[ev], sink sluice.Sink[string]) *sluice.Pi
 	return p
 }
 
-// TestMetamorphicStateBackends runs one keyed process pipeline (1,500 keys, value, map and list
-// state, timers) on the memory backend and on Pebble with key budgets that keep none, few or all
-// keys in memory, with and without checkpoints: the outputs must be identical.
+// rollingPipeline computes per key a rolling sum, count and maximum over 2 s (each key comes
+// back every 1.5 s, so its state changes at every element) and writes one line per element and
+// aggregate: a key's state is loaded, changed and evicted again at every element when the key
+// budget is small, and expires after the end of the input.
+func rollingPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	out := &strs{}
+	p := sluice.NewPipeline("spill-rolling")
+	s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
+		sluice.SourceBatchSize[ev](64))
+	byKey := sluice.KeyBy(s, func(e ev) string { return e.Key })
+	v := func(e ev) int64 { return e.V }
+	for name, f := range map[string]sluice.RollingFunc[ev, int64]{
+		"sum": sluice.RollingSum(v), "count": sluice.RollingCount[ev](), "max": sluice.RollingMax(v),
+	} {
+		r := sluice.Rolling(byKey, 2*time.Second, f).UID("rolling-" + name)
+		lines := sluice.Map(r, func(r sluice.Rolled[string, ev, int64]) string {
+			return fmt.Sprintf("%s %s %d %d", name, r.Key, r.Timestamp, r.Value)
+		})
+		sluice.SinkTo(lines, out).UID("out-" + name)
+	}
+	return p, out
+}
+
+// TestMetamorphicStateBackends runs a keyed process pipeline (1,500 keys, value, map and list
+// state, timers) and a rolling pipeline on the memory backend and on Pebble with key budgets that
+// keep none, few or all keys in memory, with and without checkpoints: the outputs must be
+// identical.
 func TestMetamorphicStateBackends(t *testing.T) {
+	t.Run("process", func(t *testing.T) { metamorphicBackends(t, spillPipeline) })
+	t.Run("rolling", func(t *testing.T) { metamorphicBackends(t, rollingPipeline) })
+}
+
+func metamorphicBackends(t *testing.T, build func(sluice.Source[ev]) (*sluice.Pipeline, *strs)) {
 	const n, keys = 12_000, 1_500
-	ref, refOut := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+	ref, refOut := build(&manyKeys{n: n, keys: keys, pause: -1})
 	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +215,7 @@ func TestMetamorphicStateBackends(t *testing.T) {
 		{"budget10k-checkpoints", 1, 10_000, 20 * time.Millisecond},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p, out := spillPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+			p, out := build(&manyKeys{n: n, keys: keys, pause: -1})
 			opts := []engine.Option{engine.Parallelism(c.par),
 				engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget), engine.CacheSize(8<<20)))}
 			var completed int
