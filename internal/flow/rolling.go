@@ -113,7 +113,8 @@ func (o *RollingOp[K, In, V]) Init() {
 	o.tab = newKeyTable[K, struct{}]()
 }
 
-// Keys is the number of keys holding state.
+// Keys is the number of keys holding state in memory (with a spill store, the resident ones;
+// ColdKeys counts the evicted ones' timers).
 func (o *RollingOp[K, In, V]) Keys() int { return o.tab.len() }
 
 // Pending is the number of elements waiting for the watermark.
