@@ -582,3 +582,97 @@ func savepointAtPause(t *testing.T, p *sluice.Pipeline, src *manyKeys, before fu
 	}
 	return sp
 }
+
+// rollingPipeline computes per key a rolling sum, count and maximum over 2 s (each key comes
+// back every 1.5 s, so its state changes at every element) and writes one line per element and
+// aggregate: a key's state is loaded, changed and evicted again at every element when the key
+// budget is small, and expires after the end of the input.
+func rollingPipeline(src sluice.Source[ev]) (*sluice.Pipeline, *strs) {
+	out := &strs{}
+	p := sluice.NewPipeline("spill-rolling")
+	s := sluice.FromSource(p, src, sluice.EventTimeMillis(func(e ev) int64 { return e.TS }, watermark.Monotonic()),
+		sluice.SourceBatchSize[ev](64))
+	byKey := sluice.KeyBy(s, func(e ev) string { return e.Key })
+	v := func(e ev) int64 { return e.V }
+	for name, f := range map[string]sluice.RollingFunc[ev, int64]{
+		"sum": sluice.RollingSum(v), "count": sluice.RollingCount[ev](), "max": sluice.RollingMax(v),
+	} {
+		r := sluice.Rolling(byKey, 2*time.Second, f).UID("rolling-" + name)
+		lines := sluice.Map(r, func(r sluice.Rolled[string, ev, int64]) string {
+			return fmt.Sprintf("%s %s %d %d", name, r.Key, r.Timestamp, r.Value)
+		})
+		sluice.SinkTo(lines, out).UID("out-" + name)
+	}
+	return p, out
+}
+
+// TestRollingStateBackendRescale takes a savepoint of the rolling pipeline on Pebble at
+// parallelism 2 (budget 50: most keys are in the stores) and restores it at parallelism 3
+// (budget 20) and 1 (Pebble only): each output completes the reference exactly.
+func TestRollingStateBackendRescale(t *testing.T) {
+	const n, keys, pause = 12_000, 1_500, 79 * 64 // the pause falls between two source batches
+	want := referenceRun(t, rollingPipeline, n, keys)
+
+	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
+	p1, out1 := rollingPipeline(src)
+	sp := savepointWhenPaused(t, p1, src.paused, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
+		engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(50), engine.CacheSize(8<<20))))
+	if len(out1.got) == 0 {
+		t.Fatal("nothing came out before the savepoint")
+	}
+	if tables, _ := filepath.Glob(filepath.Join(sp, "*.sst")); len(tables) == 0 {
+		t.Fatalf("the savepoint %s holds no Pebble table: no key was spilled", sp)
+	}
+	for _, c := range []struct{ par, budget int }{{3, 20}, {1, 0}} {
+		p, out := rollingPipeline(&manyKeys{n: n, keys: keys, pause: -1})
+		err := engine.Run(context.Background(), p, engine.Parallelism(c.par), engine.Checkpointing(t.TempDir(), time.Hour),
+			engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := append(out1.sorted(), out.sorted()...)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("restored at parallelism %d, budget %d: %d records, want %d; first difference at %s",
+				c.par, c.budget, len(got), len(want), firstDifference(got, want))
+		}
+	}
+}
+
+// savepointWhenPaused starts p with opts, takes a savepoint once its source reports a pause on
+// paused, cancels the run and returns the savepoint's path.
+func savepointWhenPaused(t *testing.T, p *sluice.Pipeline, paused <-chan struct{}, opts ...engine.Option) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job, err := engine.Start(ctx, p, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-paused
+	sp, err := job.Savepoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := job.Wait(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("first run: %v", err)
+	}
+	return sp
+}
+
+// referenceRun runs build over n events of keys keys on the memory backend and returns the
+// sorted output.
+func referenceRun(t *testing.T, build func(sluice.Source[ev]) (*sluice.Pipeline, *strs), n, keys int) []string {
+	t.Helper()
+	ref, out := build(&manyKeys{n: n, keys: keys, pause: -1})
+	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
+		t.Fatal(err)
+	}
+	return out.sorted()
+}
+
+// TestMetamorphicStateBackendsRolling is TestMetamorphicStateBackends on rollingPipeline.
+func TestMetamorphicStateBackendsRolling(t *testing.T) {
+	checkBackends(t, rollingPipeline)
+}

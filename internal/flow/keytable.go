@@ -110,6 +110,13 @@ func (t *keyTable[K, V]) touchKeys(keys func(i int) *K, n int) {
 	}
 }
 
+// touchKey prefetches the bytes of a string key (nothing for other types).
+func (t *keyTable[K, V]) touchKey(k *K) {
+	if s := *(*string)(unsafe.Pointer(k)); t.strKey && len(s) > 0 {
+		prefetch(uintptr(unsafe.Pointer(unsafe.StringData(s))))
+	}
+}
+
 // len is the number of keys.
 func (t *keyTable[K, V]) len() int { return t.n }
 
@@ -353,6 +360,24 @@ func (t *keyTable[K, V]) touchHomes(hs []uint64) {
 	for _, h := range hs {
 		prefetch(uintptr(unsafe.Pointer(&t.idx[h>>t.shift])))
 	}
+}
+
+// touchHome prefetches the index entry where the probe run of hash h starts.
+func (t *keyTable[K, V]) touchHome(h uint64) { prefetch(uintptr(unsafe.Pointer(&t.idx[h>>t.shift]))) }
+
+// candidate returns the slot of the first index entry in the probe run of h whose tag matches
+// (the key's slot unless two keys share a tag), or -1.
+func (t *keyTable[K, V]) candidate(h uint64) int32 {
+	mask := uint64(len(t.idx) - 1)
+	tag := ktTag(h)
+	for j, n := h>>t.shift, 0; n < 8; j, n = (j+1)&mask, n+1 {
+		if e := t.idx[j]; e.tag == tag {
+			return e.slot
+		} else if e.tag == 0 {
+			break
+		}
+	}
+	return -1
 }
 
 // candidates sets cand[i] to the slot of the first index entry in the probe run of hs[i] whose

@@ -2,7 +2,6 @@ package flow
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -22,14 +21,7 @@ func newSpillCluster(t testing.TB, clk *procClock, par, budget int, stores ...*m
 	t.Helper()
 	c := &spillCluster{cluster: newCluster(t, clk, par, false), budget: budget}
 	for i, op := range c.ops {
-		st := newMemSpillStore()
-		if stores != nil {
-			st = stores[i]
-		}
-		if err := op.SetSpill(st, budget); err != nil {
-			t.Fatal(err)
-		}
-		c.stores = append(c.stores, st)
+		c.stores = append(c.stores, attachMemSpill(t, op, stores, i, budget))
 	}
 	return c
 }
@@ -39,10 +31,7 @@ func (c *spillCluster) checkpoint(t testing.TB) ([]StatePart, []*memSpillStore) 
 	parts := c.snapshot(t)
 	var caps []*memSpillStore
 	for _, st := range c.stores {
-		cp := newMemSpillStore()
-		maps.Copy(cp.m, st.m)
-		maps.Copy(cp.lastKG, st.lastKG)
-		caps = append(caps, cp)
+		caps = append(caps, st.clone())
 	}
 	return parts, caps
 }

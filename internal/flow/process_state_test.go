@@ -168,13 +168,19 @@ func (c *cluster) snapshot(t testing.TB) []StatePart {
 	t.Helper()
 	var parts []StatePart
 	for _, op := range c.ops {
-		var w StateWriter
-		if err := op.SnapshotState(&w); err != nil {
-			t.Fatal(err)
-		}
-		parts = append(parts, StatePart{Data: bytes.Clone(w.Bytes()), OperatorState: true})
+		parts = append(parts, snapshotPart(t, op))
 	}
 	return parts
+}
+
+// snapshotPart snapshots op into a part.
+func snapshotPart(t testing.TB, op Snapshotter) StatePart {
+	t.Helper()
+	var w StateWriter
+	if err := op.SnapshotState(&w); err != nil {
+		t.Fatal(err)
+	}
+	return StatePart{Data: bytes.Clone(w.Bytes()), OperatorState: true}
 }
 
 // restore makes a cluster of par subtasks from parts, each reading its key-group range, and checks

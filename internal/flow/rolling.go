@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/sluicehq/sluice/agg"
@@ -76,19 +77,23 @@ type RollingOp[K comparable, In, V any] struct {
 	State StateCodecs[K, In]
 
 	tab     keyTable[K, struct{}] // key → slot
-	sorted  []rollRec[K, In]      // scratch: a bucket being sorted
+	batch   []rollRec[K, In]      // scratch: the elements a watermark passes, sorted
 	stage   [rollStages]rollStage[K, In]
 	pending TimerQueue[rollRec[K, In]] // elements of buckets the watermark has not reached, by bucket
-	near    TimerQueue[rollRec[K, In]] // elements of the watermark's bucket (or earlier), by ts
+	near    []rollRec[K, In]           // elements of the watermark's bucket, after it
 	expiry  TimerQueue[int32]          // one chained timer per slot
+	spill   *rollSpill[K]              // cold keys in a spill store; nil with the memory backend
 }
 
 // rollShift sets the granularity of the pending queue: elements wait in buckets of 64 ms of
 // event time, each sorted once when the watermark passes it, so that a queue operation is shared
 // by the elements of a bucket instead of paid for each distinct timestamp. The bucket holding the
 // watermark would be sorted again at every watermark: its elements, and those arriving for it,
-// wait instead in a queue by exact timestamp (near). The time ranges of the two queues never
-// overlap: a bucket moves to near once, and later elements of it go there directly.
+// wait instead in near, sorted again at each watermark with those that arrived for it
+// meanwhile. The time ranges of pending and near never overlap: a bucket moves to near once,
+// when the watermark enters it, and later elements of it go there directly; a bucket holds
+// 64 ms of event time, so near holds one bucket at most (elements after the watermark but in
+// its bucket).
 const rollShift = 6
 
 type rollRec[K comparable, In any] struct {
@@ -108,12 +113,13 @@ func (o *RollingOp[K, In, V]) Init() {
 	o.tab = newKeyTable[K, struct{}]()
 }
 
-// Keys is the number of keys holding state.
+// Keys is the number of keys holding state in memory (with a spill store, the resident ones;
+// ColdKeys counts the evicted ones' timers).
 func (o *RollingOp[K, In, V]) Keys() int { return o.tab.len() }
 
 // Pending is the number of elements waiting for the watermark.
 func (o *RollingOp[K, In, V]) Pending() int {
-	n := o.pending.Len() + o.near.Len()
+	n := o.pending.Len() + len(o.near)
 	for i := range o.stage {
 		n += len(o.stage[i].recs)
 	}
@@ -140,7 +146,7 @@ func (o *RollingOp[K, In, V]) queue(r rollRec[K, In]) {
 		st.b = b
 		st.recs = append(st.recs, r)
 	} else {
-		o.near.Add(r.ts, r)
+		o.near = append(o.near, r)
 	}
 }
 
@@ -187,8 +193,16 @@ func (o *RollingOp[K, In, V]) slotFor(k K, h uint64, t int64) int32 {
 		return s
 	}
 	s := o.open(k, h)
-	o.expiry.Add(o.expiryTime(t), s)
+	o.arm(s, o.expiryTime(t))
 	return s
+}
+
+// arm sets slot's expiry timer at t.
+func (o *RollingOp[K, In, V]) arm(slot int32, t int64) {
+	o.expiry.Add(t, slot)
+	if o.spill != nil {
+		o.spill.armAt(slot, t)
+	}
 }
 
 func (o *RollingOp[K, In, V]) open(k K, h uint64) int32 {
@@ -197,96 +211,145 @@ func (o *RollingOp[K, In, V]) open(k K, h uint64) int32 {
 	return s
 }
 
-// resolve finds (or opens) the slots of sorted elements, a group at a time: it hashes the
-// group's keys and touches their index entries, then their entries and their states in the
-// store together, then the states' buffers, before the elements are processed, so that the
-// cache misses of a group overlap instead of following one another. It has no visible effect
-// but opening the slots of new keys, in the order process would.
-func (o *RollingOp[K, In, V]) resolve(recs []rollRec[K, In]) {
-	var hs [batchGroup]uint64
-	var cand [batchGroup]int32
+// resolveDist is the distance, in elements, between the stages of processSorted's pipeline.
+const resolveDist = 8
+
+// processSorted processes sorted elements in a software pipeline of five stages, each
+// resolveDist elements ahead of the next: touch the key's bytes; hash the key and touch its
+// index entry; read the entry and touch the key's table entry and its state in the store; touch
+// the state's buffers; find (or open) the slot, and process the elements of a timestamp once the
+// last of them has its slot. The cache misses of the elements in flight overlap instead of
+// following one another, and each line has arrived when its stage reads it. Keys are opened in
+// the order of the elements, as one element at a time would.
+func (o *RollingOp[K, In, V]) processSorted(recs []rollRec[K, In]) {
+	if o.spill != nil {
+		o.resolveSpilled(recs)
+		o.processResolved(recs)
+		return
+	}
+	const d, mask = resolveDist, 8*resolveDist - 1
+	var hs [8 * resolveDist]uint64
+	var cand [8 * resolveDist]int32
 	pf, _ := o.Store.(rollToucher)
-	for len(recs) > 0 {
-		g := recs[:min(len(recs), batchGroup)]
-		o.tab.hashAll(func(i int) *K { return &g[i].key }, hs[:len(g)])
-		o.tab.touchIdx(hs[:len(g)], cand[:len(g)])
-		for _, s := range cand[:len(g)] {
-			if s >= 0 {
+	n, from := len(recs), 0
+	for i := 0; i < n+4*d; i++ {
+		if i < n {
+			o.tab.touchKey(&recs[i].key)
+		}
+		if a := i - d; a >= 0 && a < n {
+			hs[a&mask] = o.tab.hash(recs[a].key)
+			o.tab.touchHome(hs[a&mask])
+		}
+		if b := i - 2*d; b >= 0 && b < n {
+			s := o.tab.candidate(hs[b&mask])
+			if cand[b&mask] = s; s >= 0 {
 				o.tab.touchEnt(s)
 				if pf != nil {
 					pf.touchState(s)
 				}
 			}
 		}
-		if pf != nil {
-			for _, s := range cand[:len(g)] {
-				if s >= 0 {
-					pf.touchBuf(s)
-				}
+		if c := i - 3*d; c >= 0 && c < n && pf != nil {
+			if s := cand[c&mask]; s >= 0 {
+				pf.touchBuf(s)
 			}
 		}
-		for i := range g {
-			g[i].slot = o.slotFor(g[i].key, hs[i], g[i].ts)
+		if e := i - 4*d; e >= 0 {
+			recs[e].slot = o.slotFor(recs[e].key, hs[e&mask], recs[e].ts)
+			if e+1 == n || recs[e+1].ts != recs[e].ts {
+				o.process(recs[e].ts, recs[from:e+1])
+				from = e + 1
+			}
 		}
-		recs = recs[len(g):]
+	}
+}
+
+// processResolved processes elements whose slots are set, a timestamp at a time.
+func (o *RollingOp[K, In, V]) processResolved(recs []rollRec[K, In]) {
+	for i := 0; i < len(recs); {
+		j := i + 1
+		for j < len(recs) && recs[j].ts == recs[i].ts {
+			j++
+		}
+		o.process(recs[i].ts, recs[i:j])
+		i = j
 	}
 }
 
 // Watermark processes the elements it passes in timestamp order, drops expired keys, and
-// forwards it.
+// forwards it. The elements it passes are gathered, sorted, into one batch, processed in a
+// pipeline that resolves keys ahead of use (processSorted).
 func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	if !o.Advance(wm) {
 		return
 	}
 	o.unstageAll()
-	last := wm >> rollShift // the bucket holding wm
-	for o.pending.Len() > 0 && o.pending.Next() <= last {
-		b, recs := o.pending.Pop()
-		if b == last && wm != MaxTime { // partly due: to near, processed below in order
-			for _, r := range recs {
-				o.near.Add(r.ts, r)
-			}
-			o.pending.Recycle(recs)
-			break
-		}
-		o.processNear(b << rollShift) // near holds only earlier buckets: they come first
-		o.sortBucket(recs)
-		o.resolve(recs)
-		for i := 0; i < len(recs); {
-			j := i + 1
-			for j < len(recs) && recs[j].ts == recs[i].ts {
-				j++
-			}
-			o.process(recs[i].ts, recs[i:j], true)
-			i = j
-		}
-		o.pending.Recycle(recs)
-	}
-	if wm == MaxTime {
-		o.processNear(MaxTime)
-		if o.near.Len() > 0 && o.near.Next() == MaxTime {
-			t, recs := o.near.Pop()
-			o.process(t, recs, false)
-			o.near.Recycle(recs)
-		}
-	} else {
-		o.processNear(wm + 1)
-	}
+	batch := o.takeNear(o.batch[:0], wm)
+	batch = o.takeDue(batch, wm)
+	o.processSorted(batch)
+	clear(batch)
+	o.batch = batch[:0]
 	for o.expiry.Len() > 0 && o.expiry.Next() <= wm {
-		_, slots := o.expiry.Pop()
+		t, slots := o.expiry.Pop()
 		for _, s := range slots {
-			o.expire(s, wm)
+			if o.spill == nil || o.spill.armed(s, t) {
+				o.expire(s, wm)
+			}
 		}
 		o.expiry.Recycle(slots)
+	}
+	if o.spill != nil {
+		o.spillWatermark(wm)
 	}
 	o.Out.Watermark(wm)
 	o.Late.Watermark(wm)
 }
 
-// sortBucket sorts the elements of one pending bucket by timestamp, stably (elements with
-// equal timestamps stay in arrival order, as in near): a counting sort on the timestamp's offset
-// in the bucket.
-func (o *RollingOp[K, In, V]) sortBucket(recs []rollRec[K, In]) {
+// takeNear appends the elements of near that wm passes to dst, in timestamp order; the others
+// stay. They all come before any pending bucket: near holds a bucket the watermark reached
+// earlier.
+func (o *RollingOp[K, In, V]) takeNear(dst []rollRec[K, In], wm int64) []rollRec[K, In] {
+	if len(o.near) == 0 {
+		return dst
+	}
+	from := len(dst)
+	dst = sortBucket(dst, o.near)
+	clear(o.near)
+	o.near = o.near[:0]
+	return o.keepNear(dst, from, wm)
+}
+
+// takeDue appends the elements of the pending buckets that wm passes to dst, sorted. The
+// bucket holding wm is sorted too: its elements up to wm join dst, the others go to near.
+func (o *RollingOp[K, In, V]) takeDue(dst []rollRec[K, In], wm int64) []rollRec[K, In] {
+	last := wm >> rollShift // the bucket holding wm
+	for o.pending.Len() > 0 && o.pending.Next() <= last {
+		b, recs := o.pending.Pop()
+		from := len(dst)
+		dst = sortBucket(dst, recs)
+		o.pending.Recycle(recs)
+		if b == last && wm != MaxTime { // partly due
+			return o.keepNear(dst, from, wm)
+		}
+	}
+	return dst
+}
+
+// keepNear moves the elements after wm of dst[from:], which is sorted, to near, in order.
+func (o *RollingOp[K, In, V]) keepNear(dst []rollRec[K, In], from int, wm int64) []rollRec[K, In] {
+	i := from
+	for i < len(dst) && dst[i].ts <= wm {
+		i++
+	}
+	o.near = append(o.near, dst[i:]...)
+	clear(dst[i:])
+	return dst[:i]
+}
+
+// sortBucket appends the elements of one pending bucket to dst sorted by timestamp, stably
+// (elements with equal timestamps stay in arrival order, as in near): a counting sort on the
+// timestamp's offset in the bucket.
+func sortBucket[K comparable, In any](dst, recs []rollRec[K, In]) []rollRec[K, In] {
 	const mask = 1<<rollShift - 1
 	var at [1 << rollShift]int32
 	for i := range recs {
@@ -297,42 +360,28 @@ func (o *RollingOp[K, In, V]) sortBucket(recs []rollRec[K, In]) {
 		at[i] = n
 		n += c
 	}
-	if cap(o.sorted) < len(recs) {
-		o.sorted = make([]rollRec[K, In], len(recs))
-	}
-	out := o.sorted[:len(recs)]
+	from := len(dst)
+	dst = slices.Grow(dst, len(recs))[:from+len(recs)]
+	out := dst[from:]
 	for i := range recs {
 		j := &at[recs[i].ts&mask]
 		out[*j] = recs[i]
 		*j++
 	}
-	copy(recs, out)
-	clear(out)
-}
-
-// processNear processes the elements of near with timestamps before end.
-func (o *RollingOp[K, In, V]) processNear(end int64) {
-	for o.near.Len() > 0 && o.near.Next() < end {
-		t, recs := o.near.Pop()
-		o.process(t, recs, false)
-		o.near.Recycle(recs)
-	}
+	return dst
 }
 
 // process handles the elements with timestamp t, of any keys: first every element joins its
 // key's range, then each gets its result, so that peers see each other. Buckets are processed in
-// order and sorted, so every key sees its elements in timestamp order. Resolved says that
-// resolve has set the elements' slots.
-func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In], resolved bool) {
+// order and sorted, so every key sees its elements in timestamp order. processSorted has set the
+// elements' slots.
+func (o *RollingOp[K, In, V]) process(t int64, recs []rollRec[K, In]) {
 	cutoff := t - o.Range
 	if cutoff > t {
 		cutoff = MinTime // t-Range overflowed
 	}
 	for i := range recs {
 		r := &recs[i]
-		if !resolved {
-			r.slot = o.slotFor(r.key, o.tab.hash(r.key), t)
-		}
 		r.ok = o.add(t, cutoff, r)
 	}
 	for i := range recs {
@@ -371,9 +420,12 @@ func (o *RollingOp[K, In, V]) expiryTime(newest int64) int64 {
 func (o *RollingOp[K, In, V]) expire(slot int32, wm int64) {
 	if n := o.Store.Newest(slot); n != MinTime {
 		if e := o.expiryTime(n); e > wm {
-			o.expiry.Add(e, slot)
+			o.arm(slot, e)
 			return
 		}
+	}
+	if o.spill != nil {
+		o.forget(slot)
 	}
 	o.Store.Reset(slot)
 	o.tab.remove(slot)
@@ -516,7 +568,7 @@ func (s *sumState[N]) reset() {
 }
 
 // rollToucher is implemented by stores that can fetch the state of a slot ahead of use (see
-// RollingOp.resolve): touchState prefetches the slot's entry in the store's array, touchBuf
+// RollingOp.processSorted): touchState prefetches the slot's entry in the store's array, touchBuf
 // (once it has arrived) the front of its buffer (where Evict reads) and the entry after its back
 // (where Add writes).
 type rollToucher interface {
@@ -730,15 +782,28 @@ func (o *RollingOp[K, In, V]) SnapshotState(w *StateWriter) error {
 	}
 	o.unstageAll()
 	o.pending.Each(each)
-	o.near.Each(each)
+	for _, r := range o.near {
+		each(r.ts, r)
+	}
 	return nil
 }
 
-// RestoreState rebuilds the states and pending elements of the keys this subtask owns.
+// RestoreState rebuilds the states and pending elements of the keys this subtask owns. With a
+// spill store, keys beyond the budget are evicted at once.
 func (o *RollingOp[K, In, V]) RestoreState(r *StateReader) error {
 	if o.State.Err != nil && len(r.parts) > 0 {
 		return o.State.Err
 	}
+	if err := o.restoreRecords(r); err != nil {
+		return err
+	}
+	if o.spill != nil {
+		return o.spill.MaybeEvict(o)
+	}
+	return nil
+}
+
+func (o *RollingOp[K, In, V]) restoreRecords(r *StateReader) error {
 	return r.Each(func(_ int, rec []byte) error {
 		if len(rec) == 0 {
 			return fmt.Errorf("%w: empty rolling record", ErrCorruptState)
@@ -759,7 +824,10 @@ func (o *RollingOp[K, In, V]) RestoreState(r *StateReader) error {
 			if _, err := o.Store.DecodeState(slot, rest); err != nil {
 				return fmt.Errorf("%w: rolling state: %v", ErrCorruptState, err)
 			}
-			o.expiry.Add(o.expiryTime(o.Store.Newest(slot)), slot)
+			o.arm(slot, o.expiryTime(o.Store.Newest(slot)))
+			if o.spill != nil {
+				o.spill.Added(slot, true) // it shadows a stored copy (invariant 3)
+			}
 		case rollPending:
 			d := decoder{b: rest}
 			ts := d.varint()

@@ -276,6 +276,14 @@ func (s *Spill[K]) Stub(slot int32) {
 // promote counts it).
 func (s *Spill[K]) Dirty(slot int32) { s.flags[slot] |= spillDirty }
 
+// Release clears the flags of slot, which its operator freed after evicting its key: an
+// operator that keeps no stub hands the slot to the next key, which must not inherit them.
+func (s *Spill[K]) Release(slot int32) {
+	if int(slot) < len(s.flags) {
+		s.flags[slot] = 0
+	}
+}
+
 // Touch records an access to slot; dirty says its state may have changed.
 func (s *Spill[K]) Touch(slot int32, dirty bool) {
 	f := spillRef

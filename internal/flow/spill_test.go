@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -21,6 +22,27 @@ type memSpillStore struct {
 
 func newMemSpillStore() *memSpillStore {
 	return &memSpillStore{m: map[string][]byte{}, lastKG: map[string]int{}}
+}
+
+// clone copies the store, as a checkpoint's capture of it.
+func (s *memSpillStore) clone() *memSpillStore {
+	c := newMemSpillStore()
+	maps.Copy(c.m, s.m)
+	maps.Copy(c.lastKG, s.lastKG)
+	return c
+}
+
+// attachMemSpill gives op stores[i] (a new store when stores is nil) with budget and returns it.
+func attachMemSpill(t testing.TB, op Spiller, stores []*memSpillStore, i, budget int) *memSpillStore {
+	t.Helper()
+	st := newMemSpillStore()
+	if stores != nil {
+		st = stores[i]
+	}
+	if err := op.SetSpill(st, budget); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func (s *memSpillStore) Get(kg int, key, dst []byte) ([]byte, bool, error) {
