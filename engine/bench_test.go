@@ -138,7 +138,9 @@ func (s *keys1MSplit) Read(_ context.Context, dst []benchEvent) ([]benchEvent, e
 func (s *keys1MSplit) Close() error { return nil }
 
 // Position and Seek make the split replayable, as checkpoints need.
-func (s *keys1MSplit) Position() ([]byte, error) { return binary.AppendUvarint(nil, uint64(s.next)), nil }
+func (s *keys1MSplit) Position() ([]byte, error) {
+	return binary.AppendUvarint(nil, uint64(s.next)), nil
+}
 
 func (s *keys1MSplit) Seek(pos []byte) error {
 	n, k := binary.Uvarint(pos)
