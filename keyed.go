@@ -32,6 +32,7 @@ func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[K, T] {
 		}
 		return flow.NewExchange(n.Name, route, cfg)
 	}
+	n.Ext = &repartition[K, T]{key: key}
 	return KeyedStream[K, T]{p: s.p, n: n}
 }
 
