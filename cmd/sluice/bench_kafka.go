@@ -107,7 +107,7 @@ func benchKafkaThroughput(ctx context.Context, cfg kafka.Config, mode, in, out s
 		src := sluice.FromSource[[]byte](p, kafka.Topic(in, kafka.Bytes()))
 		sluice.SinkTo(src, kafka.ToTopic(out, kafka.Bytes()))
 	} else {
-		src := sluice.FromSource[benchRecord](p, kafka.Topic(in, kafka.JSON[benchRecord]()),
+		src := sluice.FromSource[benchRecord](p, kafka.Topic(in, kafka.JSON[benchRecord]()).PartitionedByKey(),
 			sluice.EventTimeMillis(func(r benchRecord) int64 { return r.TS }, watermark.BoundedOutOfOrderness(time.Second)))
 		w := sluice.Window(sluice.KeyBy(src, func(r benchRecord) string { return r.Key }), window.Tumbling(time.Second))
 		counts := sluice.Aggregate(w, agg.Count[benchRecord]()).UID("counts")
