@@ -21,9 +21,10 @@ import (
 
 // Stats are the counts of a Run.
 type Stats struct {
-	// Records is the number of input records processed in committed epochs.
+	// Records is the number of source topic records processed in committed epochs.
 	Records int64
-	// Produced is the number of output records committed.
+	// Produced is the number of output records committed (sink and dead-letter topics; not the
+	// repartition topics).
 	Produced int64
 	// Epochs and Aborted count committed and aborted epochs.
 	Epochs, Aborted int64

@@ -165,6 +165,9 @@ func TestRunExactlyOnce(t *testing.T) {
 	if st.DeadLetters != 3 || st.Produced != int64(len(want))+3 {
 		t.Errorf("stats %+v: want 3 dead letters and %d outputs", st, len(want)+3)
 	}
+	if st.Repartitioned != 0 {
+		t.Errorf("%d records went through a repartition topic: the source is declared partitioned by the key", st.Repartitioned)
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(app+"-dlq"), kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	if err != nil {
