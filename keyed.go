@@ -17,7 +17,8 @@ type KeyedStream[K comparable, T any] struct {
 type Keyed[K comparable, T any] = flow.Keyed[K, T]
 
 // KeyBy partitions the stream by key (Flink: keyBy; Kafka Streams: groupBy). In the embedded
-// engine this is an in-process exchange between stages.
+// engine this is an in-process exchange between stages; under kafka.Run it writes through a
+// repartition topic unless its input is already partitioned by the key (see package kafka).
 func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[K, T] {
 	n := s.p.g.Add(&plan.Node{Kind: plan.KindExchange, Inputs: []plan.Edge{{From: s.n, Port: s.port}},
 		MakeOutlet: outletOf[flow.Keyed[K, T]]})
@@ -32,6 +33,7 @@ func KeyBy[T any, K comparable](s Stream[T], key func(T) K) KeyedStream[K, T] {
 		}
 		return flow.NewExchange(n.Name, route, cfg)
 	}
+	n.Ext = &repartition[K, T]{key: key}
 	return KeyedStream[K, T]{p: s.p, n: n}
 }
 

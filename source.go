@@ -80,6 +80,10 @@ func (f *sourceFactory[T]) EventTime() (func(T) int64, watermark.Strategy) {
 	return f.cfg.ts, f.cfg.wm
 }
 
+// WatermarkStrategy returns the source's watermark strategy, for runtimes that need its settings
+// (idleness) without the element type.
+func (f *sourceFactory[T]) WatermarkStrategy() watermark.Strategy { return f.cfg.wm }
+
 func (f *sourceFactory[T]) OpenSplits(ctx context.Context) ([]plan.SplitRunner, error) {
 	readers, err := f.src.Open(ctx)
 	if err != nil {

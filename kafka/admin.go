@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -59,6 +60,26 @@ func (a *admin) partitions(ctx context.Context, topic string) (int32, error) {
 		return 0, fmt.Errorf("kafka: topic %q: %w", topic, explain(td.Err))
 	}
 	return int32(len(td.Partitions)), nil
+}
+
+// ensureParts creates topic when it is missing and returns its partition count, waiting (up to
+// the connect timeout) for a topic just created to be described.
+func (a *admin) ensureParts(ctx context.Context, topic string, partitions int32, configs map[string]*string) (int32, error) {
+	if err := a.ensure(ctx, topic, partitions, configs); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(a.cfg.ConnectTimeout)
+	for {
+		n, err := a.partitions(ctx, topic)
+		if err == nil || time.Now().After(deadline) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // ensure creates topic when it is missing.

@@ -64,8 +64,8 @@ type Config struct {
 	// larger ones go to the dead-letter topic. Default 1,000,000 (below the broker's default
 	// message.max.bytes).
 	MaxRecordBytes int
-	// Partitions is the partition count of topics Run or ProduceOnly creates. Default: the
-	// source topic's, else 12.
+	// Partitions is the partition count of topics Run or ProduceOnly creates (sink, dead-letter
+	// and repartition topics). Default: the source topic's, else 12.
 	Partitions int32
 	// ReplicationFactor of created topics. Default 1.
 	ReplicationFactor int16

@@ -16,13 +16,15 @@ import (
 	"github.com/sluicehq/sluice/internal/flow"
 	"github.com/sluicehq/sluice/internal/plan"
 	"github.com/sluicehq/sluice/internal/runtime"
+	"github.com/sluicehq/sluice/watermark"
 )
 
 // Stats are the counts of a Run.
 type Stats struct {
-	// Records is the number of input records processed in committed epochs.
+	// Records is the number of source topic records processed in committed epochs.
 	Records int64
-	// Produced is the number of output records committed.
+	// Produced is the number of output records committed (sink and dead-letter topics; not the
+	// repartition topics).
 	Produced int64
 	// Epochs and Aborted count committed and aborted epochs.
 	Epochs, Aborted int64
@@ -30,12 +32,22 @@ type Stats struct {
 	DeadLetters int64
 	// ByTopic counts the committed output records of each sink topic.
 	ByTopic map[string]int64
+	// Repartitioned counts the records read from repartition topics in committed epochs (watermark
+	// markers included).
+	Repartitioned int64
 }
 
 // binder is a Kafka source, type-erased.
 type binder interface {
 	bind(factory any, head any) (feeder, error)
 	TopicName() string
+	partitionedByKey() bool
+}
+
+// tp is a task's input: a topic partition.
+type tp struct {
+	topic string
+	part  int32
 }
 
 // runner is one Run: the group member, its tasks and the epoch in progress.
@@ -51,15 +63,27 @@ type runner struct {
 	sinks     []string
 	counters  flow.Counters
 
+	// subs are the sub-topologies (subs[0] reads the source topic), subOf finds one by its input
+	// topic, and topics are their input topics.
+	subs   []*subtopology
+	subOf  map[string]*subtopology
+	topics []string
+	// idleAfter is the source's idleness timeout, applied to upstream tasks of repartition topics.
+	idleAfter time.Duration
+	// changelogParts is the changelog's partition count.
+	changelogParts int32
+	// building collects the repartition writers of the task being built.
+	building []*taskWriter
+
 	sess  session
 	admin *admin // for committed offsets and lag, while the run lasts
-	tasks map[int32]*task
+	tasks map[tp]*task
 
 	mu sync.Mutex // guards the fields below, written by group callbacks and produce promises
 	// committedOffsets are the group's committed offsets of newly assigned partitions, taken
 	// when they were assigned (-1: none).
-	committedOffsets map[int32]int64
-	revoked          map[int32]bool
+	committedOffsets map[tp]int64
+	revoked          map[tp]bool
 	produceErr       error
 
 	// assignedAt is when the group last changed this member's partitions.
@@ -68,8 +92,8 @@ type runner struct {
 	pending []*kgo.Record // the current partition's output, produced after it is processed
 	stats   Stats
 	epoch   struct {
-		records, produced, dead int64
-		byTopic                 map[string]int64
+		records, produced, dead, repart int64
+		byTopic                         map[string]int64
 	}
 }
 
@@ -93,6 +117,9 @@ func Run(ctx context.Context, p *sluice.Pipeline, cfg Config) (Stats, error) {
 		defer r.admin.close()
 	}
 	if err != nil {
+		if ctx.Err() != nil { // stopped while starting
+			return Stats{}, nil
+		}
 		return Stats{}, err
 	}
 	defer func() { r.sess.close() }()
@@ -135,15 +162,14 @@ func isFatal(err error) bool {
 // when their partitions come back) and joins again, after a pause.
 func (r *runner) reopen(ctx context.Context) error {
 	r.sess.close()
-	r.tasks = map[int32]*task{}
+	r.tasks = map[tp]*task{}
 	r.mu.Lock()
 	clear(r.committedOffsets)
 	clear(r.revoked)
 	r.produceErr = nil
 	r.mu.Unlock()
 	r.pending = r.pending[:0]
-	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
-	clear(r.epoch.byTopic)
+	r.resetEpoch()
 	select {
 	case <-ctx.Done():
 		return nil
@@ -159,7 +185,7 @@ func newRunner(p *sluice.Pipeline, cfg Config) (*runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, graph: g, tasks: map[int32]*task{}, committedOffsets: map[int32]int64{}, revoked: map[int32]bool{},
+	r := &runner{cfg: cfg, graph: g, tasks: map[tp]*task{}, committedOffsets: map[tp]int64{}, revoked: map[tp]bool{},
 		changelog: cfg.Application + "-changelog", dlq: cfg.Application + "-dlq"}
 	r.stats.ByTopic, r.epoch.byTopic = map[string]int64{}, map[string]int64{}
 	r.rcfg = runtime.Config{Parallelism: 1, Clock: flow.WallClock{}, Logger: cfg.Logger, Counters: &r.counters}
@@ -193,7 +219,39 @@ func newRunner(p *sluice.Pipeline, cfg Config) (*runner, error) {
 	if r.src == nil {
 		return nil, errors.New("kafka.Run: the pipeline has no Kafka source")
 	}
+	if err := r.splitGraph(); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// splitGraph cuts the plan into sub-topologies at the KeyBys that need repartition topics.
+func (r *runner) splitGraph() error {
+	subs, err := split(r.graph, r.srcNode, r.src.partitionedByKey(), r.cfg.Application, r.newWriter)
+	if err != nil {
+		return err
+	}
+	subs[0].topic = r.topic
+	r.subs, r.subOf = subs, map[string]*subtopology{}
+	for _, sub := range subs {
+		r.subOf[sub.topic] = sub
+		r.topics = append(r.topics, sub.topic)
+	}
+	if et, ok := r.srcNode.Source.(interface{ WatermarkStrategy() watermark.Strategy }); ok {
+		r.idleAfter = et.WatermarkStrategy().IdleTimeout()
+	}
+	return nil
+}
+
+// newWriter makes the Build of a repartition writer node: each task's instance gets a writer
+// that adds its records to the epoch.
+func (r *runner) newWriter(out *repartOut, rep plan.Repartition) func(t *flow.Task, outs []any) any {
+	build := func(t *flow.Task, outs []any) any {
+		w := &taskWriter{out: out, r: r, wm: flow.MinTime, sent: flow.MinTime}
+		r.building = append(r.building, w)
+		return rep.BuildWriter(w)(t, outs)
+	}
+	return build
 }
 
 // prepare checks the broker and topics and opens the group session.
@@ -213,8 +271,13 @@ func (r *runner) prepare(ctx context.Context) error {
 	if r.cfg.Partitions <= 0 {
 		r.cfg.Partitions = parts
 	}
+	r.subs[0].parts = parts
+	if err := r.ensureRepartition(ctx, a); err != nil {
+		return err
+	}
 	compact, segment := "compact", "60000"
-	if err := a.ensure(ctx, r.changelog, parts, map[string]*string{"cleanup.policy": &compact, "segment.ms": &segment}); err != nil {
+	r.changelogParts, err = a.ensureParts(ctx, r.changelog, max(parts, r.cfg.Partitions), map[string]*string{"cleanup.policy": &compact, "segment.ms": &segment})
+	if err != nil {
 		return err
 	}
 	for _, t := range append([]string{r.dlq}, r.sinks...) {
@@ -224,6 +287,26 @@ func (r *runner) prepare(ctx context.Context) error {
 	}
 	r.sess, err = r.openSession()
 	return err
+}
+
+// ensureRepartition creates the missing repartition topics (Config.Partitions partitions) and
+// learns their partition counts.
+func (r *runner) ensureRepartition(ctx context.Context, a *admin) error {
+	for _, sub := range r.subs[1:] {
+		parts, err := a.ensureParts(ctx, sub.topic, r.cfg.Partitions, nil)
+		if err != nil {
+			return err
+		}
+		sub.parts = parts
+		for _, up := range r.subs {
+			for _, out := range up.outs {
+				if out.topic == sub.topic {
+					out.parts = parts
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // loop runs epochs until ctx is done or the input is idle long enough.
@@ -332,8 +415,8 @@ func (r *runner) fetchErr(f kgo.Fetches) error {
 func (r *runner) applyRevokes() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for p := range r.revoked {
-		delete(r.tasks, p)
+	for in := range r.revoked {
+		delete(r.tasks, in)
 	}
 	clear(r.revoked)
 }
@@ -346,43 +429,51 @@ func (r *runner) process(ctx context.Context, f kgo.Fetches) error {
 			return
 		}
 		var t *task
-		if t, err = r.task(ctx, fp.Partition); err != nil {
+		if t, err = r.task(ctx, tp{fp.Topic, fp.Partition}); err != nil {
 			return
 		}
 		if err = t.process(fp.Records, r.reject); err != nil {
 			err = &fatalError{err}
 			return
 		}
-		r.epoch.records += int64(len(fp.Records))
+		if t.sub.id == 0 {
+			r.epoch.records += int64(len(fp.Records))
+		} else {
+			r.epoch.repart += int64(len(fp.Records))
+		}
 		r.flushPending(ctx)
 	})
 	return err
 }
 
-// task returns the partition's task, restoring it on first use after an assignment.
-func (r *runner) task(ctx context.Context, part int32) (*task, error) {
+// task returns the topic partition's task, restoring it on first use after an assignment.
+func (r *runner) task(ctx context.Context, in tp) (*task, error) {
 	r.mu.Lock()
-	if r.revoked[part] { // assigned again since the task was built: its state may be stale
-		delete(r.tasks, part)
-		delete(r.revoked, part)
+	if r.revoked[in] { // assigned again since the task was built: its state may be stale
+		delete(r.tasks, in)
+		delete(r.revoked, in)
 	}
-	committed, ok := r.committedOffsets[part]
+	committed, ok := r.committedOffsets[in]
 	r.mu.Unlock()
-	if t, ok := r.tasks[part]; ok {
+	if t, ok := r.tasks[in]; ok {
 		return t, nil
 	}
 	if !ok {
 		committed = -1
 	}
-	st, err := r.restoreState(ctx, part, committed)
+	sub := r.subOf[in.topic]
+	if sub == nil {
+		return nil, fmt.Errorf("kafka: records of topic %q, which no sub-topology reads", in.topic)
+	}
+	st, err := r.restoreState(ctx, sub, in.part, committed)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.newTask(ctx, part, st)
+	t, err := r.newTask(ctx, sub, in.part, st)
 	if err != nil {
 		return nil, err
 	}
-	r.tasks[part] = t
+	r.tasks[in] = t
 	return t, nil
 }
 
@@ -435,11 +526,15 @@ func (r *runner) deadLetter(rec *kgo.Record, reason string, origin bool) {
 func (r *runner) flushPending(ctx context.Context) {
 	for _, rec := range r.pending {
 		r.sess.produce(ctx, rec, r.promise)
-		if rec.Topic != r.dlq {
+		switch {
+		case r.subOf[rec.Topic] != nil: // a repartition topic: internal
+		case rec.Topic == r.dlq:
+			r.epoch.produced++
+		default:
+			r.epoch.produced++
 			r.epoch.byTopic[rec.Topic]++
 		}
 	}
-	r.epoch.produced += int64(len(r.pending))
 	clear(r.pending)
 	r.pending = r.pending[:0]
 }
@@ -469,9 +564,13 @@ func (r *runner) endEpoch(ctx context.Context) error {
 			r.abortOpen(true)
 			return &fatalError{err}
 		}
-		r.flushPending(ctx) // outputs of processing-time timers
+		for _, w := range t.writers {
+			w.markers(t.part)
+		}
+		r.flushPending(ctx) // outputs of processing-time timers, watermark markers
 		t.pending = st
-		t.changelogRec = &kgo.Record{Topic: r.changelog, Partition: t.part, Key: strconv.AppendInt(nil, int64(t.part), 10), Value: st.encode(nil)}
+		t.changelogRec = &kgo.Record{Topic: r.changelog, Partition: r.changelogPartition(t.part),
+			Key: changelogKey(t.sub, t.part), Value: st.encode(nil)}
 		r.sess.produce(ctx, t.changelogRec, r.promise)
 		touched = append(touched, t)
 	}
@@ -501,7 +600,7 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		if committed {
 			t.pending.ChangelogOffset = t.changelogRec.Offset
 			t.committed = t.pending
-			r.saveLocal(t.part, t.committed)
+			r.saveLocal(t.sub, t.part, t.committed)
 		}
 		t.pending, t.changelogRec = nil, nil
 	}
@@ -510,6 +609,7 @@ func (r *runner) endEpoch(ctx context.Context) error {
 		r.stats.Records += r.epoch.records
 		r.stats.Produced += r.epoch.produced
 		r.stats.DeadLetters += r.epoch.dead
+		r.stats.Repartitioned += r.epoch.repart
 		for t, n := range r.epoch.byTopic {
 			r.stats.ByTopic[t] += n
 		}
@@ -520,19 +620,23 @@ func (r *runner) endEpoch(ctx context.Context) error {
 			return err
 		}
 	}
-	r.epoch.records, r.epoch.produced, r.epoch.dead = 0, 0, 0
-	clear(r.epoch.byTopic)
+	r.resetEpoch()
 	return nil
+}
+
+func (r *runner) resetEpoch() {
+	r.epoch.records, r.epoch.produced, r.epoch.dead, r.epoch.repart = 0, 0, 0, 0
+	clear(r.epoch.byTopic)
 }
 
 // rollback rebuilds tasks from their last committed state.
 func (r *runner) rollback(ctx context.Context, ts []*task) error {
 	for _, t := range ts {
-		nt, err := r.newTask(ctx, t.part, t.committed)
+		nt, err := r.newTask(ctx, t.sub, t.part, t.committed)
 		if err != nil {
 			return err
 		}
-		r.tasks[t.part] = nt
+		r.tasks[tp{t.sub.topic, t.part}] = nt
 	}
 	return nil
 }
@@ -548,12 +652,13 @@ func (r *runner) lastActivity(lastInput time.Time) time.Time {
 	return lastInput
 }
 
-// groupLag is the number of records of the source topic the group has not committed.
+// groupLag is the number of records of the input topics (the source and the repartition topics)
+// the group has not committed.
 func (r *runner) groupLag(ctx context.Context) (int64, error) {
 	a := r.admin
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
-	ends, err := a.adm.ListCommittedOffsets(ctx, r.topic)
+	ends, err := a.adm.ListCommittedOffsets(ctx, r.topics...)
 	if err != nil {
 		return 0, err
 	}
@@ -567,8 +672,8 @@ func (r *runner) groupLag(ctx context.Context) (int64, error) {
 	}
 	var lag int64
 	ends.Each(func(o kadm.ListedOffset) {
-		from := starts[o.Partition] // where the group would begin without a commit
-		if c, ok := committed.Lookup(r.topic, o.Partition); ok && c.At >= 0 {
+		from := starts[tp{o.Topic, o.Partition}] // where the group would begin without a commit
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.At >= 0 {
 			from = c.At
 		}
 		lag += max(o.Offset-from, 0)
@@ -576,8 +681,9 @@ func (r *runner) groupLag(ctx context.Context) (int64, error) {
 	return lag, nil
 }
 
-// startOffsets is, per partition, where Config.Start begins a partition without a commit.
-func (r *runner) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+// startOffsets is, per partition, where a partition without a commit begins: Config.Start for
+// the source topic, the earliest record for repartition topics.
+func (r *runner) startOffsets(ctx context.Context, adm *kadm.Client) (map[tp]int64, error) {
 	var l kadm.ListedOffsets
 	var err error
 	switch s := r.cfg.Start; {
@@ -591,7 +697,13 @@ func (r *runner) startOffsets(ctx context.Context, adm *kadm.Client) (map[int32]
 	if err != nil {
 		return nil, err
 	}
-	out := map[int32]int64{}
-	l.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	out := map[tp]int64{}
+	l.Each(func(o kadm.ListedOffset) { out[tp{o.Topic, o.Partition}] = o.Offset })
+	if len(r.topics) > 1 {
+		if l, err = adm.ListStartOffsets(ctx, r.topics[1:]...); err != nil {
+			return nil, err
+		}
+		l.Each(func(o kadm.ListedOffset) { out[tp{o.Topic, o.Partition}] = o.Offset })
+	}
 	return out, nil
 }

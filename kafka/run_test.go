@@ -59,15 +59,20 @@ func expected(evs []event) []string {
 // countPipeline counts events per key and 1 s window from in to out.
 func countPipeline(in, out string) *sluice.Pipeline {
 	p := sluice.NewPipeline("counts")
-	src := sluice.FromSource[event](p, kafka.Topic(in, kafka.JSON[event]()),
+	src := sluice.FromSource[event](p, kafka.Topic(in, kafka.JSON[event]()).PartitionedByKey(),
 		sluice.EventTimeMillis(func(e event) int64 { return e.T }, watermark.BoundedOutOfOrderness(time.Second)))
 	w := sluice.Window(sluice.KeyBy(src, func(e event) string { return e.K }), window.Tumbling(time.Second))
 	counts := sluice.Aggregate(w, agg.Count[event]()).UID("counts")
+	sinkCounts(counts, out)
+	return p
+}
+
+// sinkCounts writes per-key window counts to out as JSON count records, keyed by their key.
+func sinkCounts(counts sluice.Stream[sluice.Windowed[string, int64]], out string) {
 	res := sluice.Map(counts, func(r sluice.Windowed[string, int64]) count {
 		return count{K: r.Key, Start: r.Window.Start, N: r.Value}
 	})
 	sluice.SinkTo(res, kafka.ToTopic(out, kafka.JSON[count](), kafka.Key(func(c count) []byte { return []byte(c.K) })))
-	return p
 }
 
 func produce(t *testing.T, ctx context.Context, broker, topic string, evs []event, bad int) {
@@ -77,27 +82,38 @@ func produce(t *testing.T, ctx context.Context, broker, topic string, evs []even
 
 func produceEOS(t *testing.T, ctx context.Context, broker, topic string, evs []event, bad int, eos bool) {
 	t.Helper()
-	p, err := kafka.NewProducer(ctx, kafka.Config{Brokers: []string{broker}, Partitions: 4}, topic, kafka.JSON[event](),
-		func(e event) []byte { return []byte(e.K) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range evs {
-		if err := p.Send(ctx, e); err != nil {
-			t.Fatal(err)
+	sendJSON(t, ctx, broker, topic, evs, func(e event) []byte { return []byte(e.K) }, eos, func() {
+		if bad == 0 {
+			return
 		}
-	}
-	if bad > 0 { // undecodable records, written raw
-		cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+		cl, err := kgo.NewClient(kgo.SeedBrokers(broker)) // undecodable records, written raw
 		if err != nil {
 			t.Fatal(err)
 		}
+		defer cl.Close()
 		for i := 0; i < bad; i++ {
 			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k00"), Value: []byte("{not json")}).FirstErr(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		cl.Close()
+	})
+}
+
+// sendJSON writes vals as JSON to topic (created with 4 partitions), keyed by key; then calls
+// before (when not nil) and, with eos, ends every partition's stream.
+func sendJSON[T any](t *testing.T, ctx context.Context, broker, topic string, vals []T, key func(T) []byte, eos bool, before func()) {
+	t.Helper()
+	p, err := kafka.NewProducer(ctx, kafka.Config{Brokers: []string{broker}, Partitions: 4}, topic, kafka.JSON[T](), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vals {
+		if err := p.Send(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if before != nil {
+		before()
 	}
 	if eos {
 		if err := p.EndOfStream(ctx); err != nil {
@@ -148,6 +164,9 @@ func TestRunExactlyOnce(t *testing.T) {
 	}
 	if st.DeadLetters != 3 || st.Produced != int64(len(want))+3 {
 		t.Errorf("stats %+v: want 3 dead letters and %d outputs", st, len(want)+3)
+	}
+	if st.Repartitioned != 0 {
+		t.Errorf("%d records went through a repartition topic: the source is declared partitioned by the key", st.Repartitioned)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(app+"-dlq"), kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))

@@ -35,7 +35,7 @@ func (r *runner) openSession() (session, error) {
 	reset := r.cfg.Start.offset()
 	opts = append(opts,
 		kgo.ConsumerGroup(r.cfg.Application),
-		kgo.ConsumeTopics(r.topic),
+		kgo.ConsumeTopics(r.topics...),
 		kgo.ConsumeStartOffset(reset),
 		kgo.KeepControlRecords(), // committed offsets pass the commit markers: lag 0 means done
 		kgo.SessionTimeout(r.cfg.SessionTimeout),
@@ -110,12 +110,19 @@ func (r *runner) onAssigned(ctx context.Context, offsets map[string]map[int32]kg
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for p := range offsets[r.topic] {
-		r.committedOffsets[p] = -1
-		if c, ok := committed.Lookup(r.topic, p); ok && c.Err == nil && c.At >= 0 {
-			r.committedOffsets[p] = c.At
+	for topic, parts := range offsets {
+		for p := range parts {
+			in := tp{topic, p}
+			r.committedOffsets[in] = -1
+			if c, ok := committed.Lookup(topic, p); ok && c.Err == nil && c.At >= 0 {
+				r.committedOffsets[in] = c.At
+			} else if topic != r.topic {
+				// A repartition topic is read from its start: every record on it is the
+				// group's own output, and Config.Start is about the source topic.
+				parts[p] = kgo.NewOffset().AtStart()
+			}
+			r.revoked[in] = true // a stale task of an earlier assignment must not survive
 		}
-		r.revoked[p] = true // a stale task of an earlier assignment must not survive
 	}
 	r.assignedAt = time.Now()
 	return offsets, nil
@@ -124,8 +131,10 @@ func (r *runner) onAssigned(ctx context.Context, offsets map[string]map[int32]kg
 func (r *runner) onRevoked(_ context.Context, _ *kgo.Client, parts map[string][]int32) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, p := range parts[r.topic] {
-		r.revoked[p] = true
+	for topic, ps := range parts {
+		for _, p := range ps {
+			r.revoked[tp{topic, p}] = true
+		}
 	}
 	r.assignedAt = time.Now()
 }

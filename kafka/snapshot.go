@@ -20,11 +20,18 @@ type taskState struct {
 	ChangelogOffset int64
 	// MaxTS and WM are the source feeder's largest event time and last watermark.
 	MaxTS, WM int64
+	// Upstream are, for a task reading a repartition topic, the newest watermark of each
+	// upstream task (version 2; empty for a task reading the source topic).
+	Upstream []int64
 	// Snaps are the snapshots of the pipeline instance's tasks.
 	Snaps []flow.TaskSnapshot
 }
 
-const stateMagic = "SLKS\x01"
+// stateMagic heads the current format (version 2); stateMagicV1, without Upstream, is still read.
+const (
+	stateMagic   = "SLKS\x02"
+	stateMagicV1 = "SLKS\x01"
+)
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -34,6 +41,10 @@ func (s *taskState) encode(dst []byte) []byte {
 	b = binary.AppendVarint(b, s.ChangelogOffset)
 	b = binary.AppendVarint(b, s.MaxTS)
 	b = binary.AppendVarint(b, s.WM)
+	b = binary.AppendUvarint(b, uint64(len(s.Upstream)))
+	for _, wm := range s.Upstream {
+		b = binary.AppendVarint(b, wm)
+	}
 	b = binary.AppendUvarint(b, uint64(len(s.Snaps)))
 	for _, sn := range s.Snaps {
 		b = binary.AppendVarint(b, sn.ID)
@@ -100,8 +111,8 @@ func (r *stateReader) bytes() []byte {
 // decodeState parses an encoded taskState; the result aliases b.
 func decodeState(b []byte) (taskState, error) {
 	var s taskState
-	if len(b) < len(stateMagic)+4 || string(b[:len(stateMagic)]) != stateMagic {
-		return s, fmt.Errorf("task state: bad header (want %q)", stateMagic)
+	if len(b) < len(stateMagic)+4 || string(b[:len(stateMagic)]) != stateMagic && string(b[:len(stateMagic)]) != stateMagicV1 {
+		return s, fmt.Errorf("task state: bad header (want %q or %q)", stateMagic, stateMagicV1)
 	}
 	body, sum := b[:len(b)-4], binary.LittleEndian.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
@@ -110,6 +121,12 @@ func decodeState(b []byte) (taskState, error) {
 	r := &stateReader{b: body[len(stateMagic):]}
 	s.NextOffset, s.ChangelogOffset = r.varint(), r.varint()
 	s.MaxTS, s.WM = r.varint(), r.varint()
+	if string(b[:len(stateMagic)]) == stateMagic {
+		m := r.uvarint(uint64(len(r.b)))
+		for i := uint64(0); i < m && r.err == nil; i++ {
+			s.Upstream = append(s.Upstream, r.varint())
+		}
+	}
 	n := r.uvarint(uint64(len(r.b)))
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		sn := flow.TaskSnapshot{ID: r.varint()}

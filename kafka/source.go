@@ -51,6 +51,7 @@ const WatermarkHeader = "sluice-watermark"
 type Source[T any] struct {
 	topic  string
 	decode func(m *Message) (T, error)
+	keyed  bool
 }
 
 // Topic reads the values of topic's records with serde.
@@ -68,6 +69,19 @@ func Records[T any](topic string, decode func(m *Message) (T, error)) *Source[T]
 func Messages(topic string) *Source[Message] {
 	return Records(topic, func(m *Message) (Message, error) { return *m, nil })
 }
+
+// PartitionedByKey declares that the topic's records are partitioned by the key of the first KeyBy
+// after the source (through per-record operators such as Map and Filter, which must not change
+// that key): its producer keyed each record with that key's bytes and Kafka's murmur2 partitioner
+// (kafka.NewProducer, ProduceOnly and Java producers do). That KeyBy then reads the stream where it
+// is; without the declaration, and for every other KeyBy, Run writes the stream through a
+// repartition topic. Kafka Streams assumes the same of a topic read with groupByKey.
+func (s *Source[T]) PartitionedByKey() *Source[T] {
+	s.keyed = true
+	return s
+}
+
+func (s *Source[T]) partitionedByKey() bool { return s.keyed }
 
 // TopicName is the topic the source reads.
 func (s *Source[T]) TopicName() string { return s.topic }
@@ -90,6 +104,10 @@ type feeder interface {
 	position() (maxTS, wm int64)
 	// restore sets the state position returned.
 	restore(maxTS, wm int64)
+	// upstream is the state of a repartition topic's feeder: each upstream task's watermark
+	// (nil for the source topic); restoreUpstream sets it, before restore.
+	upstream() []int64
+	restoreUpstream(wms []int64)
 }
 
 // bind attaches the source to a task's head outlet.
@@ -168,6 +186,9 @@ func (f *typedFeeder[T]) emitWM(wm int64) {
 }
 
 func (f *typedFeeder[T]) position() (int64, int64) { return f.maxTS, f.wm }
+
+func (f *typedFeeder[T]) upstream() []int64       { return nil }
+func (f *typedFeeder[T]) restoreUpstream([]int64) {}
 
 func (f *typedFeeder[T]) restore(maxTS, wm int64) {
 	f.maxTS, f.wm = maxTS, wm

@@ -3,18 +3,22 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/runtime"
 )
 
-// task is one input partition's instance of the pipeline, run synchronously on the runner's
+// task is one input partition's instance of its sub-topology, run synchronously on the runner's
 // goroutine.
 type task struct {
+	sub  *subtopology
 	part int32
 	rt   *runtime.SyncRun
 	feed feeder
+	// writers are the instance's repartition writers.
+	writers []*taskWriter
 	// committed is the state of the last committed epoch (nil: none yet).
 	committed *taskState
 	// next is the input offset after the last processed record; touched says the current epoch
@@ -28,32 +32,36 @@ type task struct {
 	epoch        int64
 }
 
-// newTask builds the partition's pipeline instance, restored from st when it is not nil.
-func (r *runner) newTask(ctx context.Context, part int32, st *taskState) (*task, error) {
+// newTask builds the partition's instance of sub, restored from st when it is not nil.
+func (r *runner) newTask(ctx context.Context, sub *subtopology, part int32, st *taskState) (*task, error) {
 	var rt *runtime.SyncRun
 	var err error
+	r.building = nil
 	if st == nil {
-		rt, err = runtime.BuildSync(ctx, r.graph, r.rcfg)
+		rt, err = runtime.BuildSync(ctx, sub.graph, r.rcfg)
 	} else {
-		rt, err = runtime.RestoreSync(ctx, r.graph, r.rcfg, st.Snaps)
+		rt, err = runtime.RestoreSync(ctx, sub.graph, r.rcfg, st.Snaps)
 	}
+	writers := r.building
+	r.building = nil
 	if err != nil {
-		return nil, fmt.Errorf("partition %d: building the pipeline: %w", part, err)
+		return nil, fmt.Errorf("%s partition %d: building the pipeline: %w", sub.topic, part, err)
 	}
-	head, _, ok := rt.Source(r.srcNode)
+	head, _, ok := rt.Source(sub.src)
 	if !ok {
-		return nil, fmt.Errorf("partition %d: the pipeline has no driven Kafka source", part)
+		return nil, fmt.Errorf("%s partition %d: the pipeline has no driven Kafka source", sub.topic, part)
 	}
-	feed, err := r.src.bind(r.srcNode.Source, head)
+	feed, err := r.bind(sub, head)
 	if err != nil {
 		return nil, err
 	}
-	t := &task{part: part, rt: rt, feed: feed, committed: st, next: -1}
+	t := &task{sub: sub, part: part, rt: rt, feed: feed, writers: writers, committed: st, next: -1}
 	if st != nil {
 		t.next = st.NextOffset
 		for _, sn := range st.Snaps {
 			t.epoch = max(t.epoch, sn.ID)
 		}
+		feed.restoreUpstream(st.Upstream)
 		if err := rt.Guard(func() { feed.restore(st.MaxTS, st.WM) }); err != nil {
 			return nil, fmt.Errorf("partition %d: restoring the watermark: %w", part, err)
 		}
@@ -61,12 +69,24 @@ func (r *runner) newTask(ctx context.Context, part int32, st *taskState) (*task,
 	return t, nil
 }
 
+// bind attaches a feeder of sub's input topic to a task's head outlet.
+func (r *runner) bind(sub *subtopology, head any) (feeder, error) {
+	if sub.id == 0 {
+		return r.src.bind(sub.src.Source, head)
+	}
+	rd, err := sub.rep.BindReader(head)
+	if err != nil {
+		return nil, fmt.Errorf("repartition topic %q: %w", sub.topic, err)
+	}
+	return newRepartFeeder(rd, int(r.subs[sub.upstream].parts), r.idleAfter, time.Now), nil
+}
+
 // process pushes records through the pipeline instance.
 func (t *task) process(recs []*kgo.Record, reject func(*kgo.Record, string)) error {
 	var next int64
 	err := t.rt.Guard(func() { next = t.feed.push(recs, reject) })
 	if err != nil {
-		return fmt.Errorf("partition %d: %w", t.part, err)
+		return fmt.Errorf("%s partition %d: %w", t.sub.topic, t.part, err)
 	}
 	if next >= 0 {
 		t.next, t.touched = next, true
@@ -85,5 +105,5 @@ func (t *task) snapshot(now int64) (*taskState, error) {
 		return nil, fmt.Errorf("partition %d: snapshot: %w", t.part, err)
 	}
 	maxTS, wm := t.feed.position()
-	return &taskState{NextOffset: t.next, ChangelogOffset: -1, MaxTS: maxTS, WM: wm, Snaps: snaps}, nil
+	return &taskState{NextOffset: t.next, ChangelogOffset: -1, MaxTS: maxTS, WM: wm, Upstream: t.feed.upstream(), Snaps: snaps}, nil
 }

@@ -31,14 +31,15 @@ type benchRecord struct {
 }
 
 // benchKafka measures Sluice on a real broker: --mode passthrough (JSON records copied
-// exactly-once), tumbling (keyed 1 s tumbling count, exactly-once) or latency (produce to visible
+// exactly-once), tumbling (keyed 1 s tumbling count, exactly-once, reading the topic in place),
+// repartition (the same count through a repartition topic) or latency (produce to visible
 // under read_committed at --rate records/s). Throughput is per CPU-second of this process while
 // the pipeline runs (its own producer's time is not counted).
 func benchKafka(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sluice bench kafka", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("kafka", "127.0.0.1:9092", "seed brokers")
-	mode := fs.String("mode", "passthrough", "passthrough, tumbling or latency")
+	mode := fs.String("mode", "passthrough", "passthrough, tumbling, repartition or latency")
 	records := fs.Int64("records", 2_000_000, "records to process (latency: records to send)")
 	rate := fs.Int("rate", 10_000, "latency mode: records per second")
 	interval := fs.Duration("commit-interval", 100*time.Millisecond, "epoch length")
@@ -56,7 +57,7 @@ func benchKafka(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var res map[string]any
 	var err error
 	switch *mode {
-	case "passthrough", "tumbling":
+	case "passthrough", "tumbling", "repartition":
 		res, err = benchKafkaThroughput(ctx, cfg, *mode, in, out, *records)
 	case "latency":
 		res, err = benchKafkaLatency(ctx, cfg, in, out, *records, *rate)
@@ -107,7 +108,11 @@ func benchKafkaThroughput(ctx context.Context, cfg kafka.Config, mode, in, out s
 		src := sluice.FromSource[[]byte](p, kafka.Topic(in, kafka.Bytes()))
 		sluice.SinkTo(src, kafka.ToTopic(out, kafka.Bytes()))
 	} else {
-		src := sluice.FromSource[benchRecord](p, kafka.Topic(in, kafka.JSON[benchRecord]()),
+		topic := kafka.Topic(in, kafka.JSON[benchRecord]())
+		if mode == "tumbling" {
+			topic = topic.PartitionedByKey()
+		}
+		src := sluice.FromSource[benchRecord](p, topic,
 			sluice.EventTimeMillis(func(r benchRecord) int64 { return r.TS }, watermark.BoundedOutOfOrderness(time.Second)))
 		w := sluice.Window(sluice.KeyBy(src, func(r benchRecord) string { return r.Key }), window.Tumbling(time.Second))
 		counts := sluice.Aggregate(w, agg.Count[benchRecord]()).UID("counts")

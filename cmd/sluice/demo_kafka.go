@@ -168,7 +168,7 @@ func consumeClicks(ctx context.Context, k *kafkaOpts, a demoArgs) (map[string]an
 	// Late clicks cannot happen with the demo's producer; if they did, they would be written, in
 	// the same transactions, to clickstream-late (nothing is dropped silently).
 	late := kafka.ToTopic(k.prefix+lateTopic, kafka.JSON[clickstream.LateClick]())
-	job := clickstream.BuildOn(clickstream.Config{Threshold: a.threshold}, kafka.Topic(k.prefix+clickTopic, kafka.JSON[clickstream.Click]()), out, late)
+	job := clickstream.BuildOn(clickstream.Config{Threshold: a.threshold}, kafka.Topic(k.prefix+clickTopic, kafka.JSON[clickstream.Click]()).PartitionedByKey(), out, late)
 	st, err := kafka.Run(ctx, job.Pipeline, cfg)
 	return map[string]any{"events": st.Records, "alerts": st.ByTopic[k.prefix+alertTopic], "late": st.ByTopic[k.prefix+lateTopic], "epochs": st.Epochs, "aborted": st.Aborted}, err
 }
