@@ -458,8 +458,8 @@ func (o *RollingOp[K, In, V]) Finish() {
 // doubling and is kept when emptied, so a steady-state key allocates nothing.
 type rollRing[E any] struct {
 	buf  []rollEntry[E]
-	head int
-	n    int
+	head int32 // int32s: a ring's header is 32 bytes, so a sum's state fits in 48
+	n    int32
 }
 
 type rollEntry[E any] struct {
@@ -468,39 +468,39 @@ type rollEntry[E any] struct {
 }
 
 func (r *rollRing[E]) push(ts int64, v E) {
-	if r.n == len(r.buf) {
+	if int(r.n) == len(r.buf) {
 		r.grow()
 	}
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{ts, v}
+	r.buf[int(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{ts, v}
 	r.n++
 }
 
 func (r *rollRing[E]) grow() {
 	nb := make([]rollEntry[E], max(4, 2*len(r.buf)))
 	for i := range r.n {
-		nb[i] = r.buf[(r.head+i)&(len(r.buf)-1)]
+		nb[i] = r.buf[int(r.head+i)&(len(r.buf)-1)]
 	}
 	r.buf, r.head = nb, 0
 }
 
 func (r *rollRing[E]) front() *rollEntry[E] { return &r.buf[r.head] }
 
-func (r *rollRing[E]) back() *rollEntry[E] { return &r.buf[(r.head+r.n-1)&(len(r.buf)-1)] }
+func (r *rollRing[E]) back() *rollEntry[E] { return &r.buf[int(r.head+r.n-1)&(len(r.buf)-1)] }
 
-func (r *rollRing[E]) at(i int) *rollEntry[E] { return &r.buf[(r.head+i)&(len(r.buf)-1)] }
+func (r *rollRing[E]) at(i int32) *rollEntry[E] { return &r.buf[int(r.head+i)&(len(r.buf)-1)] }
 
 func (r *rollRing[E]) popFront() E {
 	e := &r.buf[r.head]
 	v := e.v
 	*e = rollEntry[E]{}
-	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.head = (r.head + 1) & int32(len(r.buf)-1)
 	r.n--
 	return v
 }
 
 func (r *rollRing[E]) popBack() {
 	r.n--
-	r.buf[(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{}
+	r.buf[int(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{}
 }
 
 // newest is the timestamp of the last element, or MinTime when empty.
@@ -553,7 +553,7 @@ func (s *sumState[N]) evict(cutoff int64, float bool) {
 	switch {
 	case s.r.n == 0:
 		s.sum, s.evicted = 0, 0
-	case float && int(s.evicted) > s.r.n+16:
+	case float && s.evicted > s.r.n+16:
 		var sum N
 		for i := range s.r.n {
 			sum += s.r.at(i).v
@@ -581,8 +581,8 @@ func touchRing[E any](r *rollRing[E]) {
 		return
 	}
 	prefetch(uintptr(unsafe.Pointer(r.front())))
-	if r.n < len(r.buf) {
-		prefetch(uintptr(unsafe.Pointer(&r.buf[(r.head+r.n)&(len(r.buf)-1)])))
+	if int(r.n) < len(r.buf) {
+		prefetch(uintptr(unsafe.Pointer(&r.buf[int(r.head+r.n)&(len(r.buf)-1)])))
 	}
 }
 
