@@ -235,6 +235,9 @@ func (o *SliceWindowOp[K, In, Acc]) AppendKeyState(dst []byte, slot int32) (_ []
 // new slot and returns it. The key's wake is armed without a slot timer: its cold wake, queued
 // when it was evicted, is pending.
 func (o *SliceWindowOp[K, In, Acc]) LoadKeyState(k K, body []byte) (int32, error) {
+	if o.sp == nil {
+		return -1, fmt.Errorf("operator %q: loading spilled state without a spill store (SetSpill)", o.State.UID)
+	}
 	h := o.tab.hash(k)
 	slot, ok := o.tab.find(h, k)
 	if !ok {
