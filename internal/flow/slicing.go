@@ -50,7 +50,8 @@ type SliceWindowOp[K comparable, In, Acc any] struct {
 	size, slide, offset, sl int64 // window size, slide, offset and slice length, in ms
 
 	tab   keyTable[K, swEnt[Acc]] // key → slot, with the key's newest slice inline
-	ext   cowArray[swExt[Acc]]    // the older slices and late panes of the keys that have any
+	ring  swRing[Acc]             // the older slices of the keys, at a place fixed by the slot
+	ext   cowArray[swExt[Acc]]    // the late panes of the keys that have any, and older slices the ring cannot hold
 	wakes TimerQueue[int32]       // slot wakes; a wake is stale unless it equals the slot's armed wake
 }
 
@@ -79,14 +80,17 @@ type swEnt[Acc any] struct {
 	ext    int32 // 1 + the index in SliceWindowOp.ext of the key's other state, 0 for none
 	has    bool  // newest holds a slice
 	armed  bool
+	over   bool  // the older slices are in the ext state, not in the ring
+	nold   uint8 // the number of older slices in the ring
 }
 
-// swExt is the rest of a key's state, touched by new slices, late elements and wakes. Its
+// swExt is the rest of a key's state, touched by late elements and by keys with more older
+// slices than the ring holds. Its
 // backing arrays may be shared with a snapshot taken in an earlier epoch (cowArray.freeze
 // copies the headers only): a key's ext is reached through SliceWindowOp.extOf, which clones
 // them before the first write of a new epoch.
 type swExt[Acc any] struct {
-	older []swSlice[Acc] // sorted by start, all before the newest
+	older []swSlice[Acc] // when swEnt.over: sorted by start, all before the newest
 	late  []swLate
 	epoch uint32 // the ext array's epoch when the backing arrays were made
 }
@@ -116,77 +120,6 @@ func (o *SliceWindowOp[K, In, Acc]) extOf(e *swEnt[Acc], create bool) *swExt[Acc
 	return x
 }
 
-// swSlices views a key's slices in start order: its older slices, then its newest.
-type swSlices[Acc any] struct {
-	e *swEnt[Acc]
-	x *swExt[Acc] // nil when the key has no ext
-}
-
-func (o *SliceWindowOp[K, In, Acc]) slices(slot int32) swSlices[Acc] {
-	e := o.entry(slot)
-	return swSlices[Acc]{e: e, x: o.extOf(e, false)}
-}
-
-func (s swSlices[Acc]) nOlder() int {
-	if s.x == nil {
-		return 0
-	}
-	return len(s.x.older)
-}
-
-func (s swSlices[Acc]) len() int {
-	if !s.e.has {
-		return 0
-	}
-	return s.nOlder() + 1
-}
-
-// at returns the i-th slice in start order.
-func (s swSlices[Acc]) at(i int) *swSlice[Acc] {
-	if i == s.nOlder() {
-		return &s.e.newest
-	}
-	return &s.x.older[i]
-}
-
-// insert puts v at index i in start order (0 <= i <= len).
-func (o *SliceWindowOp[K, In, Acc]) insert(s *swSlices[Acc], i int, v swSlice[Acc]) {
-	if !s.e.has {
-		s.e.newest, s.e.has = v, true
-		return
-	}
-	if s.x == nil {
-		s.x = o.extOf(s.e, true)
-	}
-	if i > len(s.x.older) {
-		s.x.older = append(s.x.older, s.e.newest)
-		s.e.newest = v
-		return
-	}
-	s.x.older = append(s.x.older, swSlice[Acc]{})
-	copy(s.x.older[i+1:], s.x.older[i:])
-	s.x.older[i] = v
-}
-
-// dropFront removes the first m slices.
-func (s swSlices[Acc]) dropFront(m int) {
-	if m >= s.len() {
-		s.reset()
-		return
-	}
-	k := copy(s.x.older, s.x.older[m:])
-	clear(s.x.older[k:])
-	s.x.older = s.x.older[:k]
-}
-
-func (s swSlices[Acc]) reset() {
-	if s.x != nil {
-		clear(s.x.older)
-		s.x.older = s.x.older[:0]
-	}
-	s.e.newest, s.e.has = swSlice[Acc]{}, false
-}
-
 // SupportsSlicing reports whether SliceWindowOp can run spec: a tumbling or sliding window with
 // the event-time trigger, no early firings, no count trigger and accumulating panes.
 func SupportsSlicing(spec window.Spec) bool {
@@ -204,6 +137,7 @@ func (o *SliceWindowOp[K, In, Acc]) Init() {
 	o.tab = newKeyTable[K, swEnt[Acc]]()
 	a := o.Spec.Assigner
 	o.size, o.slide, o.offset, o.sl = a.Size(), a.Slide(), a.Offset(), a.SliceLen()
+	o.ring = swRing[Acc]{c: swRingCap[Acc](o.size, o.slide, o.sl, o.Spec.AllowedLateness)}
 }
 
 // Keys is the number of keys holding window state.
@@ -237,7 +171,7 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 		g := recs[:min(len(recs), batchGroup)]
 		o.tab.hashAll(func(i int) *K { return &g[i].V.Key }, hs[:len(g)])
 		o.tab.touch(hs[:len(g)], cand[:len(g)])
-		o.touchExt(cand[:len(g)])
+		o.touchNewSlices(g, cand[:len(g)])
 		for i := range g {
 			o.collect(g[i].TS, g[i].V, hs[i])
 		}
@@ -245,18 +179,43 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 	}
 }
 
-// touchSlots reads the entries of a group of slots, then their other state, so that the cache
-// misses of a group of wakes overlap (see CollectBatch).
+// touchNewSlices prefetches, for the records of a group that start a slice (their key has state
+// but the record is not in its newest slice), the place in the ring where the newest slice will
+// move, and the key's ext state when it has one. The records that update the newest slice, the
+// common case, need nothing beyond their entry.
+func (o *SliceWindowOp[K, In, Acc]) touchNewSlices(g []Rec[Keyed[K, In]], cand []int32) {
+	for i, s := range cand {
+		if s < 0 || o.inNewest(s, g[i].TS) {
+			cand[i] = -1
+			continue
+		}
+		if e := &o.tab.peek(s).val; !e.over {
+			o.ring.touch(s, int(e.nold), int(e.nold)+1)
+		}
+	}
+	o.touchExts(cand)
+	o.touchOlder(cand)
+}
+
+// inNewest reports whether ts belongs to the newest slice of slot s (read only).
+func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
+	e := &o.tab.peek(s).val
+	return e.has && ts >= e.newest.start && ts-e.newest.start < o.sl
+}
+
+// touchSlots reads the entries of a group of slots and their older slices in the ring, then
+// their ext state, so that the cache misses of a group of wakes overlap (see CollectBatch). The
+// first line of each ring place goes with the entry: both addresses come from the slot alone.
 func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
 	for _, s := range slots {
 		o.tab.touchEnt(s)
+		o.ring.touch(s, 0, 1)
 	}
-	o.touchExt(slots)
-}
-
-// touchExt reads the other state of the slots whose entries hold any (slots of -1 are skipped),
-// then the oldest of their older slices.
-func (o *SliceWindowOp[K, In, Acc]) touchExt(slots []int32) {
+	for _, s := range slots {
+		if e := &o.tab.peek(s).val; !e.over {
+			o.ring.touch(s, 1, int(e.nold))
+		}
+	}
 	o.touchExts(slots)
 	o.touchOlder(slots)
 }
@@ -274,8 +233,8 @@ func (o *SliceWindowOp[K, In, Acc]) touchExts(slots []int32) {
 	}
 }
 
-// touchOlder prefetches the older slices of the slots that have any (the merge of a sliding
-// window's pane reads them all).
+// touchOlder prefetches the older slices of the slots that keep them in their ext state (the
+// merge of a sliding window's pane reads them all).
 func (o *SliceWindowOp[K, In, Acc]) touchOlder(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
@@ -624,7 +583,7 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 	if o.State.Err != nil {
 		return o.State.Err
 	}
-	return o.encode(o.tab.view(), o.ext.view(), w)
+	return o.encode(o.tab.view(), o.ext.view(), o.ring.view(), w)
 }
 
 // SnapshotAsync freezes the state (a copy of the chunk pointers: microseconds) and returns the
@@ -643,13 +602,13 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 		b := w.Bytes()
 		return func(w *StateWriter) error { w.buf = append(w.buf, b...); return nil }, nil
 	}
-	tv, xv := o.tab.freeze(), o.ext.freeze()
-	return func(w *StateWriter) error { return o.encode(tv, xv, w) }, nil
+	tv, xv, rv := o.tab.freeze(), o.ext.freeze(), o.ring.freeze()
+	return func(w *StateWriter) error { return o.encode(tv, xv, rv, w) }, nil
 }
 
 // encode writes the records of a frozen state. It runs on another goroutine for SnapshotAsync:
 // it reads only the views and the operator's immutable configuration.
-func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], w *StateWriter) error {
+func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], rv swRingView[Acc], w *StateWriter) error {
 	var rec []byte
 	for slot := int32(0); slot < tv.slots; slot++ {
 		ent := tv.at(slot)
@@ -661,7 +620,7 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 		if e.ext != 0 {
 			x = xv.at(e.ext - 1)
 		}
-		ss := swSlices[Acc]{e: e, x: x}
+		ss := swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}
 		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), ent.key)
 		rec = binary.AppendVarint(rec, e.wake)
 		rec = binary.AppendUvarint(rec, uint64(ss.len()))
