@@ -205,15 +205,17 @@ func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
 
 // touchSlots reads the entries of a group of slots and their older slices in the ring, then
 // their ext state, so that the cache misses of a group of wakes overlap (see CollectBatch). The
-// first line of each ring place goes with the entry: both addresses come from the slot alone.
+// ring's first lines go with the entry: both addresses come from the slot alone, and a wake of
+// a sliding window reads most of the key's older slices.
 func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
+	first := min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{})))
 	for _, s := range slots {
 		o.tab.touchEnt(s)
-		o.ring.touch(s, 0, 1)
+		o.ring.touch(s, 0, first)
 	}
 	for _, s := range slots {
 		if e := &o.tab.peek(s).val; !e.over {
-			o.ring.touch(s, 1, int(e.nold))
+			o.ring.touch(s, first, int(e.nold))
 		}
 	}
 	o.touchExts(slots)
