@@ -406,10 +406,14 @@ func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
 
 // firePane emits the window ending at end, merged from its slices, if it holds any.
 func (o *SliceWindowOp[K, In, Acc]) firePane(slot int32, end int64, t window.Timing, lw *swLate) {
+	o.fireSlices(o.slices(slot), slot, end, t, lw)
+}
+
+// fireSlices is firePane with the key's slices at hand.
+func (o *SliceWindowOp[K, In, Acc]) fireSlices(ss swSlices[Acc], slot int32, end int64, t window.Timing, lw *swLate) {
 	start := end - o.size
 	var acc Acc
 	found := false
-	ss := o.slices(slot)
 	for i, n := 0, ss.len(); i < n; i++ {
 		s := ss.at(i)
 		if s.start < start {
@@ -464,25 +468,24 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		return // stale: superseded by an earlier wake, or the slot was released
 	}
 	e.armed = false
+	ss := o.slices(slot) // Fire runs downstream operators only: the view stays valid
 	if t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 {
-		o.firePane(slot, t+1, window.OnTime, nil)
+		o.fireSlices(ss, slot, t+1, window.OnTime, nil)
 	}
-	if ks := o.extOf(o.entry(slot), false); ks != nil && len(ks.late) > 0 {
+	if ks := ss.x; ks != nil && len(ks.late) > 0 {
 		kept := ks.late[:0]
 		for _, lw := range ks.late {
 			if o.cleanup(lw.end) <= t {
 				if lw.lateCount > 0 {
-					o.firePane(slot, lw.end, window.Late, &lw)
+					o.fireSlices(ss, slot, lw.end, window.Late, &lw)
 				}
 				continue
 			}
 			kept = append(kept, lw)
 		}
-		ks = o.extOf(o.entry(slot), false)
 		clear(ks.late[len(kept):])
 		ks.late = kept
 	}
-	ss := o.slices(slot)
 	n, all := 0, ss.len()
 	for n < all && o.cleanup(ss.at(n).last) <= t {
 		n++
@@ -494,14 +497,13 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		o.release(slot)
 		return
 	}
-	o.arm(slot, o.nextWake(slot, t))
+	o.arm(slot, o.nextWake(ss, t))
 }
 
 // nextWake is the earliest of: the end-1 of the next window after t that holds a slice, the
 // cleanup of a window holding back a LATE pane, and, when no window is left to fire on time, the
 // time when every slice may be purged.
-func (o *SliceWindowOp[K, In, Acc]) nextWake(slot int32, t int64) int64 {
-	ss := o.slices(slot)
+func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64) int64 {
 	next := MaxTime
 	onTime := false
 	if t < MaxTime-1 {
