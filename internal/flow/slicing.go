@@ -530,6 +530,9 @@ func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64) int64 {
 }
 
 func (o *SliceWindowOp[K, In, Acc]) release(slot int32) {
+	if e := o.entry(slot); !e.over && e.nold > 0 { // a key released with slices: its ring place is reused
+		clear(o.ring.at(slot)[:e.nold])
+	}
 	if i := o.entry(slot).ext - 1; i >= 0 {
 		x := o.ext.at(i)
 		if x.epoch == o.ext.epoch { // keep the arrays for the next key
