@@ -14,7 +14,7 @@ import "unsafe"
 // write to a chunk of an older epoch copies it.
 type swRing[Acc any] struct {
 	chunks []*swRingChunk[Acc]
-	c      int // slices per slot; 0 for no ring (tumbling windows: older slices are rare)
+	c      int // slices per slot; 0 for no ring (see swRingCap)
 	epoch  uint32
 }
 
@@ -25,14 +25,12 @@ type swRingChunk[Acc any] struct {
 
 // swRingCap is the ring's size per key for a window of size/sl slices: the slices of one window
 // plus those of its allowed lateness and one ahead, in whole cache lines where the slice size
-// allows, at most swRingMax; none for tumbling windows.
+// allows. There is no ring for tumbling windows (a key rarely holds two slices), nor when a key
+// would need more than swRingMax (its slices would never fit: the ring would only cost memory).
 func swRingCap[Acc any](size, slide, sl, lateness int64) int {
-	if size == slide {
-		return 0
-	}
 	n := size/sl + (lateness+sl-1)/sl + 1
-	if n > swRingMax {
-		return swRingMax
+	if size == slide || n > swRingMax {
+		return 0
 	}
 	c := int(n)
 	sz := int(unsafe.Sizeof(swSlice[Acc]{}))
@@ -42,7 +40,8 @@ func swRingCap[Acc any](size, slide, sl, lateness int64) int {
 	return c
 }
 
-// swRingMax bounds the ring: a key holding more older slices keeps them in its ext state.
+// swRingMax bounds the ring: a window needing more slices has no ring, its keys keep their
+// older slices in their ext state.
 const swRingMax = 16
 
 // at returns slot's region of c slices, ready for writing: a chunk frozen by a snapshot is copied
