@@ -50,7 +50,8 @@ type SliceWindowOp[K comparable, In, Acc any] struct {
 	size, slide, offset, sl int64 // window size, slide, offset and slice length, in ms
 
 	tab   keyTable[K, swEnt[Acc]] // key → slot, with the key's newest slice inline
-	ext   cowArray[swExt[Acc]]    // the older slices and late panes of the keys that have any
+	ring  swRing[Acc]             // the older slices of the keys, at a place fixed by the slot
+	ext   cowArray[swExt[Acc]]    // the late panes of the keys that have any, and older slices the ring cannot hold
 	wakes TimerQueue[int32]       // slot wakes; a wake is stale unless it equals the slot's armed wake
 	sp    *sliceSpill[K]          // cold keys in a spill store; nil with the memory backend (slicing_spill.go)
 }
@@ -80,14 +81,17 @@ type swEnt[Acc any] struct {
 	ext    int32 // 1 + the index in SliceWindowOp.ext of the key's other state, 0 for none
 	has    bool  // newest holds a slice
 	armed  bool
+	over   bool  // the older slices are in the ext state, not in the ring
+	nold   uint8 // the number of older slices in the ring
 }
 
-// swExt is the rest of a key's state, touched by new slices, late elements and wakes. Its
+// swExt is the rest of a key's state, touched by late elements and by keys with more older
+// slices than the ring holds. Its
 // backing arrays may be shared with a snapshot taken in an earlier epoch (cowArray.freeze
 // copies the headers only): a key's ext is reached through SliceWindowOp.extOf, which clones
 // them before the first write of a new epoch.
 type swExt[Acc any] struct {
-	older []swSlice[Acc] // sorted by start, all before the newest
+	older []swSlice[Acc] // when swEnt.over: sorted by start, all before the newest
 	late  []swLate
 	epoch uint32 // the ext array's epoch when the backing arrays were made
 }
@@ -117,77 +121,6 @@ func (o *SliceWindowOp[K, In, Acc]) extOf(e *swEnt[Acc], create bool) *swExt[Acc
 	return x
 }
 
-// swSlices views a key's slices in start order: its older slices, then its newest.
-type swSlices[Acc any] struct {
-	e *swEnt[Acc]
-	x *swExt[Acc] // nil when the key has no ext
-}
-
-func (o *SliceWindowOp[K, In, Acc]) slices(slot int32) swSlices[Acc] {
-	e := o.entry(slot)
-	return swSlices[Acc]{e: e, x: o.extOf(e, false)}
-}
-
-func (s swSlices[Acc]) nOlder() int {
-	if s.x == nil {
-		return 0
-	}
-	return len(s.x.older)
-}
-
-func (s swSlices[Acc]) len() int {
-	if !s.e.has {
-		return 0
-	}
-	return s.nOlder() + 1
-}
-
-// at returns the i-th slice in start order.
-func (s swSlices[Acc]) at(i int) *swSlice[Acc] {
-	if i == s.nOlder() {
-		return &s.e.newest
-	}
-	return &s.x.older[i]
-}
-
-// insert puts v at index i in start order (0 <= i <= len).
-func (o *SliceWindowOp[K, In, Acc]) insert(s *swSlices[Acc], i int, v swSlice[Acc]) {
-	if !s.e.has {
-		s.e.newest, s.e.has = v, true
-		return
-	}
-	if s.x == nil {
-		s.x = o.extOf(s.e, true)
-	}
-	if i > len(s.x.older) {
-		s.x.older = append(s.x.older, s.e.newest)
-		s.e.newest = v
-		return
-	}
-	s.x.older = append(s.x.older, swSlice[Acc]{})
-	copy(s.x.older[i+1:], s.x.older[i:])
-	s.x.older[i] = v
-}
-
-// dropFront removes the first m slices.
-func (s swSlices[Acc]) dropFront(m int) {
-	if m >= s.len() {
-		s.reset()
-		return
-	}
-	k := copy(s.x.older, s.x.older[m:])
-	clear(s.x.older[k:])
-	s.x.older = s.x.older[:k]
-}
-
-func (s swSlices[Acc]) reset() {
-	if s.x != nil {
-		clear(s.x.older)
-		s.x.older = s.x.older[:0]
-	}
-	s.e.newest, s.e.has = swSlice[Acc]{}, false
-}
-
 // SupportsSlicing reports whether SliceWindowOp can run spec: a tumbling or sliding window with
 // the event-time trigger, no early firings, no count trigger and accumulating panes.
 func SupportsSlicing(spec window.Spec) bool {
@@ -205,6 +138,7 @@ func (o *SliceWindowOp[K, In, Acc]) Init() {
 	o.tab = newKeyTable[K, swEnt[Acc]]()
 	a := o.Spec.Assigner
 	o.size, o.slide, o.offset, o.sl = a.Size(), a.Slide(), a.Offset(), a.SliceLen()
+	o.ring = swRing[Acc]{c: swRingCap[Acc](o.size, o.slide, o.sl, o.Spec.AllowedLateness)}
 }
 
 // Keys is the number of keys holding window state.
@@ -242,7 +176,7 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 		g := recs[:min(len(recs), batchGroup)]
 		o.tab.hashAll(func(i int) *K { return &g[i].V.Key }, hs[:len(g)])
 		o.tab.touch(hs[:len(g)], cand[:len(g)])
-		o.touchExt(cand[:len(g)])
+		o.touchNewSlices(g, cand[:len(g)])
 		for i := range g {
 			if o.sp != nil {
 				o.collectSpill(g[i].TS, g[i].V, hs[i])
@@ -254,18 +188,45 @@ func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
 	}
 }
 
-// touchSlots reads the entries of a group of slots, then their other state, so that the cache
-// misses of a group of wakes overlap (see CollectBatch).
-func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
-	for _, s := range slots {
-		o.tab.touchEnt(s)
+// touchNewSlices prefetches, for the records of a group that start a slice (their key has state
+// but the record is not in its newest slice), the place in the ring where the newest slice will
+// move, and the key's ext state when it has one. The records that update the newest slice, the
+// common case, need nothing beyond their entry.
+func (o *SliceWindowOp[K, In, Acc]) touchNewSlices(g []Rec[Keyed[K, In]], cand []int32) {
+	for i, s := range cand {
+		if s < 0 || o.inNewest(s, g[i].TS) {
+			cand[i] = -1
+			continue
+		}
+		if e := &o.tab.peek(s).val; !e.over {
+			o.ring.touch(s, int(e.nold), int(e.nold)+1)
+		}
 	}
-	o.touchExt(slots)
+	o.touchExts(cand)
+	o.touchOlder(cand)
 }
 
-// touchExt reads the other state of the slots whose entries hold any (slots of -1 are skipped),
-// then the oldest of their older slices.
-func (o *SliceWindowOp[K, In, Acc]) touchExt(slots []int32) {
+// inNewest reports whether ts belongs to the newest slice of slot s (read only).
+func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
+	e := &o.tab.peek(s).val
+	return e.has && ts >= e.newest.start && ts-e.newest.start < o.sl
+}
+
+// touchSlots reads the entries of a group of slots and their older slices in the ring, then
+// their ext state, so that the cache misses of a group of wakes overlap (see CollectBatch). The
+// ring's first lines go with the entry: both addresses come from the slot alone, and a wake of
+// a sliding window reads most of the key's older slices.
+func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
+	first := min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{})))
+	for _, s := range slots {
+		o.tab.touchEnt(s)
+		o.ring.touch(s, 0, first)
+	}
+	for _, s := range slots {
+		if e := &o.tab.peek(s).val; !e.over {
+			o.ring.touch(s, first, int(e.nold))
+		}
+	}
 	o.touchExts(slots)
 	o.touchOlder(slots)
 }
@@ -283,8 +244,8 @@ func (o *SliceWindowOp[K, In, Acc]) touchExts(slots []int32) {
 	}
 }
 
-// touchOlder prefetches the older slices of the slots that have any (the merge of a sliding
-// window's pane reads them all).
+// touchOlder prefetches the older slices of the slots that keep them in their ext state (the
+// merge of a sliding window's pane reads them all).
 func (o *SliceWindowOp[K, In, Acc]) touchOlder(slots []int32) {
 	for _, s := range slots {
 		if s >= 0 {
@@ -454,10 +415,14 @@ func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
 
 // firePane emits the window ending at end, merged from its slices, if it holds any.
 func (o *SliceWindowOp[K, In, Acc]) firePane(slot int32, end int64, t window.Timing, lw *swLate) {
+	o.fireSlices(o.slices(slot), slot, end, t, lw)
+}
+
+// fireSlices is firePane with the key's slices at hand.
+func (o *SliceWindowOp[K, In, Acc]) fireSlices(ss swSlices[Acc], slot int32, end int64, t window.Timing, lw *swLate) {
 	start := end - o.size
 	var acc Acc
 	found := false
-	ss := o.slices(slot)
 	for i, n := 0, ss.len(); i < n; i++ {
 		s := ss.at(i)
 		if s.start < start {
@@ -523,25 +488,24 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 	if o.sp != nil {
 		o.sp.Dirty(slot)
 	}
+	ss := o.slices(slot) // Fire runs downstream operators only: the view stays valid
 	if t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 {
-		o.firePane(slot, t+1, window.OnTime, nil)
+		o.fireSlices(ss, slot, t+1, window.OnTime, nil)
 	}
-	if ks := o.extOf(o.entry(slot), false); ks != nil && len(ks.late) > 0 {
+	if ks := ss.x; ks != nil && len(ks.late) > 0 {
 		kept := ks.late[:0]
 		for _, lw := range ks.late {
 			if o.cleanup(lw.end) <= t {
 				if lw.lateCount > 0 {
-					o.firePane(slot, lw.end, window.Late, &lw)
+					o.fireSlices(ss, slot, lw.end, window.Late, &lw)
 				}
 				continue
 			}
 			kept = append(kept, lw)
 		}
-		ks = o.extOf(o.entry(slot), false)
 		clear(ks.late[len(kept):])
 		ks.late = kept
 	}
-	ss := o.slices(slot)
 	n, all := 0, ss.len()
 	for n < all && o.cleanup(ss.at(n).last) <= t {
 		n++
@@ -553,14 +517,13 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		o.release(slot)
 		return
 	}
-	o.arm(slot, o.nextWake(slot, t))
+	o.arm(slot, o.nextWake(ss, t))
 }
 
 // nextWake is the earliest of: the end-1 of the next window after t that holds a slice, the
 // cleanup of a window holding back a LATE pane, and, when no window is left to fire on time, the
 // time when every slice may be purged.
-func (o *SliceWindowOp[K, In, Acc]) nextWake(slot int32, t int64) int64 {
-	ss := o.slices(slot)
+func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64) int64 {
 	next := MaxTime
 	onTime := false
 	if t < MaxTime-1 {
@@ -596,6 +559,9 @@ func (o *SliceWindowOp[K, In, Acc]) release(slot int32) {
 
 // drop frees slot and its index entry, keeping the arrays a snapshot may hold.
 func (o *SliceWindowOp[K, In, Acc]) drop(slot int32) {
+	if e := o.entry(slot); !e.over && e.nold > 0 { // a key dropped with slices: its ring place is reused
+		clear(o.ring.at(slot)[:e.nold])
+	}
 	if i := o.entry(slot).ext - 1; i >= 0 {
 		x := o.ext.at(i)
 		if x.epoch == o.ext.epoch { // keep the arrays for the next key
@@ -658,7 +624,7 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotState(w *StateWriter) error {
 	if o.State.Err != nil {
 		return o.State.Err
 	}
-	if err := o.encode(o.tab.view(), o.ext.view(), w); err != nil {
+	if err := o.encode(o.tab.view(), o.ext.view(), o.ring.view(), w); err != nil {
 		return err
 	}
 	if o.sp != nil {
@@ -687,9 +653,9 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 	if o.sp != nil {
 		o.putColdWakes(&cold)
 	}
-	tv, xv := o.tab.freeze(), o.ext.freeze()
+	tv, xv, rv := o.tab.freeze(), o.ext.freeze(), o.ring.freeze()
 	return func(w *StateWriter) error {
-		err := o.encode(tv, xv, w)
+		err := o.encode(tv, xv, rv, w)
 		w.buf = append(w.buf, cold.buf...)
 		return err
 	}, nil
@@ -697,7 +663,7 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 
 // encode writes the records of a frozen state. It runs on another goroutine for SnapshotAsync:
 // it reads only the views and the operator's immutable configuration.
-func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], w *StateWriter) error {
+func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], rv swRingView[Acc], w *StateWriter) error {
 	var rec []byte
 	for slot := int32(0); slot < tv.slots; slot++ {
 		ent := tv.at(slot)
@@ -709,8 +675,9 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 		if e.ext != 0 {
 			x = xv.at(e.ext - 1)
 		}
+		ss := swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}
 		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), ent.key)
-		rec = o.appendKeyBody(rec, e, x)
+		rec = o.appendKeyBody(rec, ss)
 		w.Put(KeyGroup(o.State.Hash(ent.key), DefaultMaxParallelism), rec)
 	}
 	return nil
@@ -718,8 +685,8 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 
 // appendKeyBody appends a key's record after its key: its armed wake, its slices and the pane
 // state of its windows that received late elements. x is nil when the key has no ext.
-func (o *SliceWindowOp[K, In, Acc]) appendKeyBody(rec []byte, e *swEnt[Acc], x *swExt[Acc]) []byte {
-	ss := swSlices[Acc]{e: e, x: x}
+func (o *SliceWindowOp[K, In, Acc]) appendKeyBody(rec []byte, ss swSlices[Acc]) []byte {
+	e, x := ss.e, ss.x
 	rec = binary.AppendVarint(rec, e.wake)
 	rec = binary.AppendUvarint(rec, uint64(ss.len()))
 	for i, n := 0, ss.len(); i < n; i++ {

@@ -560,3 +560,41 @@ func TestSliceWindowOpAsyncSnapshot(t *testing.T) {
 		runAsyncSnapshots(t, c, op, script, &stepNo, func(s step) bool { return s.restore || r.IntN(30) == 0 }, false)
 	}
 }
+
+// TestSliceWindowOpRingOverflow gives one key more older slices than its ring holds (a 10 s / 2 s
+// window keeps up to 6 in the ring; elements in 20 slices ahead of the watermark), checkpoints
+// while they are in the ext state, and lets the watermark purge them until they fit in the ring
+// again: the panes must be WindowOp's, and the slice count must follow.
+func TestSliceWindowOpRingOverflow(t *testing.T) {
+	spec := window.NewSpec(window.SlidingMillis(10, 2, 0))
+	var script []step
+	for ts := int64(0); ts < 40; ts += 2 {
+		script = append(script, step{key: "k", ts: ts, v: ts}, step{key: "j", ts: ts + 1, v: 1})
+	}
+	script = append(script, step{restore: true})
+	for wm := int64(5); wm < 60; wm += 4 {
+		script = append(script, step{isWM: true, ts: wm}, step{key: "k", ts: wm + 1, v: 100}, step{restore: true})
+	}
+	script = append(script, step{isWM: true, ts: flow.MaxTime})
+	want, _ := run(func(rec recorder) windowOperator { g, _ := newOps(spec, rec, nil, nil); return g }, script, false)
+	got, op := run(func(rec recorder) windowOperator { _, s := newOps(spec, rec, nil, nil); return s }, script, true)
+	if !slices.Equal(got, want) {
+		t.Fatalf("outputs differ\n%s", diffEmitted(want, got))
+	}
+	if op.Keys() != 0 {
+		t.Fatalf("%d keys left after the final watermark", op.Keys())
+	}
+
+	_, o := newOps(spec, recorder{step: new(int), out: new([]emitted)}, nil, nil)
+	s := o.(*flow.SliceWindowOp[string, int64, int64])
+	for ts := int64(0); ts < 40; ts += 2 {
+		s.Collect(ts, flow.Keyed[string, int64]{Key: "k", Value: 1})
+	}
+	if n := s.Slices(); n != 20 {
+		t.Fatalf("%d slices after 20 elements in 20 slices, want 20", n)
+	}
+	s.Watermark(35) // the wake at 35 purges the slices whose last window, [s, s+10), ended by 36
+	if n := s.Slices(); n != 6 {
+		t.Fatalf("%d slices at watermark 35, want 6 (starts 28..38)", n)
+	}
+}
