@@ -154,7 +154,9 @@ func (t *Task) stateWriter(i int, id int64) *StateWriter {
 
 // sized records the size of snapshotter i's last snapshot, for the next stateWriter. The
 // asynchronous encoder calls it from its own goroutine.
-func (t *Task) sized(i int, w *StateWriter) { atomic.StoreInt64(&t.snapshotSizes[i], int64(len(w.buf))) }
+func (t *Task) sized(i int, w *StateWriter) {
+	atomic.StoreInt64(&t.snapshotSizes[i], int64(len(w.buf)))
+}
 
 // AddBarrierWriter registers a function that forwards a checkpoint barrier downstream.
 func (t *Task) AddBarrierWriter(f func(id int64)) { t.barrierWriters = append(t.barrierWriters, f) }
