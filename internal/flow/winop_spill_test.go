@@ -75,14 +75,7 @@ func newWinCluster(t testing.TB, spec window.Spec, clk *procClock, rec winRec, p
 	for i := range par {
 		op := newListOp(spec, clk, i, par, rec)
 		if budget >= 0 {
-			st := newMemSpillStore()
-			if stores != nil {
-				st = stores[i]
-			}
-			if err := op.SetSpill(st, budget); err != nil {
-				t.Fatal(err)
-			}
-			c.stores = append(c.stores, st)
+			c.stores = append(c.stores, attachSpill(t, op, stores, i, budget))
 		}
 		c.ops = append(c.ops, op)
 	}
@@ -129,10 +122,7 @@ func (c *winCluster) checkpoint(t testing.TB) ([]StatePart, []*memSpillStore) {
 		}
 		parts = append(parts, StatePart{Data: bytes.Clone(w.Bytes()), OperatorState: true})
 		if c.stores != nil {
-			cp := newMemSpillStore()
-			maps.Copy(cp.m, c.stores[i].m)
-			maps.Copy(cp.lastKG, c.stores[i].lastKG)
-			caps = append(caps, cp)
+			caps = append(caps, c.stores[i].clone())
 		}
 	}
 	return parts, caps
@@ -200,6 +190,14 @@ func (c *winCluster) checkEmpty(t testing.TB) {
 			t.Fatalf("subtask %d: %d keys left in the store (purged keys must leave it)", i, len(c.stores[i].m))
 		}
 	}
+}
+
+// clone copies the store (a capture).
+func (s *memSpillStore) clone() *memSpillStore {
+	cp := newMemSpillStore()
+	maps.Copy(cp.m, s.m)
+	maps.Copy(cp.lastKG, s.lastKG)
+	return cp
 }
 
 // splitStores builds par stores from captures, each holding the entries of its key groups, as
@@ -693,14 +691,8 @@ func FuzzSpilledWindowState(f *testing.F) {
 			c = c.apply(f, s)
 		}
 	}
-	for _, v := range c.stores[0].m {
-		f.Add(v, false)
-	}
 	parts, _ := c.checkpoint(f)
-	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
-		f.Add(slices.Clone(rec), true)
-		return nil
-	})
+	addSpillSeeds(f, c.stores[0], parts)
 	f.Fuzz(func(t *testing.T, b []byte, record bool) {
 		mk := func() *listOp {
 			op := newListOp(spec, &procClock{}, 0, 1, winRec{step: new(int), out: new([]string)})
