@@ -6,6 +6,12 @@
 // channels between tasks (an exchange). A task is single-threaded: its operators own their state
 // and timers, so nothing here takes a lock on the record path.
 //
+// With the Pebble state backend, keyed operators keep their hot keys in memory and evict cold
+// ones to a SpillStore (spill.go). Their timers stay in memory. The window operator rebuilds
+// timers from the windows on restore, so a checkpoint also writes, for each timer of an evicted
+// key, a stub record (its key, domain and time: winop_spill.go); the keyed process operator
+// writes an evicted key with timers as a stub with its timers (process_spill.go).
+//
 // The package sits below the public DSL: the DSL builds typed operator factories from these types,
 // and internal/runtime schedules the tasks. It imports only the leaf semantics packages.
 //

@@ -40,21 +40,7 @@ func (c *spillCluster) checkpoint(t testing.TB) ([]StatePart, []*memSpillStore) 
 // its key groups (as pebble.RestoreRange), then the hot records are restored.
 func restoreSpill(t testing.TB, clk *procClock, parts []StatePart, caps []*memSpillStore, par, budget int) *spillCluster {
 	t.Helper()
-	stores := make([]*memSpillStore, par)
-	for i := range stores {
-		stores[i] = newMemSpillStore()
-		start, end := KeyGroupRange(DefaultMaxParallelism, par, i)
-		for _, cp := range caps {
-			err := cp.Iterate(start, end, func(kg int, key, value []byte) error {
-				return stores[i].Set(kg, key, value)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		stores[i].sets = 0
-	}
-	c := newSpillCluster(t, clk, par, budget, stores...)
+	c := newSpillCluster(t, clk, par, budget, splitStores(t, caps, par)...)
 	for i, op := range c.ops {
 		start, end := KeyGroupRange(DefaultMaxParallelism, par, i)
 		if err := op.RestoreState(NewStateReader(parts, start, end)); err != nil {
@@ -255,14 +241,8 @@ func TestProcessSpillTimerLoad(t *testing.T) {
 func FuzzSpilledKeyState(f *testing.F) {
 	c := newSpillCluster(f, &procClock{}, 1, 0)
 	c.run(snapSteps(300, 40))
-	for _, v := range c.stores[0].m {
-		f.Add(v, false)
-	}
 	parts, _ := c.checkpoint(f)
-	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
-		f.Add(slices.Clone(rec), true)
-		return nil
-	})
+	addSpillSeeds(f, c.stores[0], parts)
 	f.Add(appendSpilledMarker(codec.MustFor[string]().Append(nil, "k")), true)
 	f.Fuzz(func(t *testing.T, b []byte, record bool) {
 		op, _ := newSnapOp(t, &procClock{}, 0, 1, false)
@@ -302,5 +282,17 @@ func FuzzSpilledKeyState(f *testing.F) {
 		if _, err := op2.State.LoadKeyState("k", body); err != nil {
 			t.Fatalf("a re-encoded state does not decode: %v\n%x", err, body)
 		}
+	})
+}
+
+// addSpillSeeds adds a store's values (record false) and a checkpoint's records (record true) to
+// a fuzz corpus.
+func addSpillSeeds(f *testing.F, st *memSpillStore, parts []StatePart) {
+	for _, v := range st.m {
+		f.Add(v, false)
+	}
+	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
+		f.Add(slices.Clone(rec), true)
+		return nil
 	})
 }

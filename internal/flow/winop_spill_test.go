@@ -3,7 +3,6 @@ package flow
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -75,14 +74,7 @@ func newWinCluster(t testing.TB, spec window.Spec, clk *procClock, rec winRec, p
 	for i := range par {
 		op := newListOp(spec, clk, i, par, rec)
 		if budget >= 0 {
-			st := newMemSpillStore()
-			if stores != nil {
-				st = stores[i]
-			}
-			if err := op.SetSpill(st, budget); err != nil {
-				t.Fatal(err)
-			}
-			c.stores = append(c.stores, st)
+			c.stores = append(c.stores, attachMemSpill(t, op, stores, i, budget))
 		}
 		c.ops = append(c.ops, op)
 	}
@@ -129,10 +121,7 @@ func (c *winCluster) checkpoint(t testing.TB) ([]StatePart, []*memSpillStore) {
 		}
 		parts = append(parts, StatePart{Data: bytes.Clone(w.Bytes()), OperatorState: true})
 		if c.stores != nil {
-			cp := newMemSpillStore()
-			maps.Copy(cp.m, c.stores[i].m)
-			maps.Copy(cp.lastKG, c.stores[i].lastKG)
-			caps = append(caps, cp)
+			caps = append(caps, c.stores[i].clone())
 		}
 	}
 	return parts, caps
@@ -693,14 +682,8 @@ func FuzzSpilledWindowState(f *testing.F) {
 			c = c.apply(f, s)
 		}
 	}
-	for _, v := range c.stores[0].m {
-		f.Add(v, false)
-	}
 	parts, _ := c.checkpoint(f)
-	_ = NewStateReader(parts, 0, DefaultMaxParallelism).Each(func(_ int, rec []byte) error {
-		f.Add(slices.Clone(rec), true)
-		return nil
-	})
+	addSpillSeeds(f, c.stores[0], parts)
 	f.Fuzz(func(t *testing.T, b []byte, record bool) {
 		mk := func() *listOp {
 			op := newListOp(spec, &procClock{}, 0, 1, winRec{step: new(int), out: new([]string)})
