@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/cputime"
 	"io"
 	"runtime"
 	"sync/atomic"
@@ -181,11 +182,11 @@ func benchCheckpoints(b *testing.B, every time.Duration) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	if err := engine.Run(context.Background(), p, opts...); err != nil {
 		b.Fatal(err)
 	}
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	if cpu > 0 {
 		b.ReportMetric(float64(b.N)/cpu.Seconds(), "events/cpu-s")

@@ -1,6 +1,7 @@
 package flow
 
 import (
+	"github.com/sluicehq/sluice/internal/cputime"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -139,9 +140,9 @@ func benchDrive(b *testing.B, op Outlet[Keyed[string, int64]], batches bool, clo
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	feed(op, warmup, warmup+b.N, clock)
-	reportRates(b, processCPU()-cpu)
+	reportRates(b, cputime.Process()-cpu)
 }
 
 // reportRates reports events per second of wall-clock time and, where the platform measures it,
@@ -198,8 +199,8 @@ func BenchmarkRollingSum(b *testing.B) {
 	benchFeed(op, 0, warmup, rollingClock)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	benchFeed(op, warmup, warmup+b.N, rollingClock)
-	reportRates(b, processCPU()-cpu)
+	reportRates(b, cputime.Process()-cpu)
 	b.ReportMetric(float64(op.Keys()), "keys")
 }

@@ -1,15 +1,13 @@
 //go:build unix
 
-package engine_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is the CPU time the process has used (user and system), for benchmarks that report
-// events per CPU-second on a shared machine.
-func processCPU() time.Duration {
+func process() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package flow
-
-import "time"
-
-// processCPU is not measured on this platform: the benchmarks report no per-CPU-second figure.
-func processCPU() time.Duration { return 0 }
