@@ -533,22 +533,7 @@ func TestWindowStateBackendRestoreAndRescale(t *testing.T) {
 			if tables, _ := filepath.Glob(filepath.Join(sp, "*.sst")); len(tables) == 0 {
 				t.Fatalf("the savepoint %s holds no Pebble table: the window state was not spilled", sp)
 			}
-			for _, c := range []struct{ par, budget int }{{3, 20}, {1, 0}} {
-				p2, out2 := build(&manyKeys{n: n, keys: keys, pause: -1})
-				err := engine.Run(context.Background(), p2, engine.Parallelism(c.par), engine.Checkpointing(t.TempDir(), time.Hour),
-					engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget))))
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := append(out1.sorted(), out2.sorted()...)
-				slices.Sort(got)
-				if len(out1.got) == 0 || len(out2.got) == 0 {
-					t.Fatalf("the savepoint should split the output: %d before, %d after", len(out1.got), len(out2.got))
-				}
-				if !slices.Equal(got, want) {
-					t.Fatalf("restored at parallelism %d: %d records, want %d; first difference at %s", c.par, len(got), len(want), firstDifference(got, want))
-				}
-			}
+			checkRescaledRestores(t, build, n, keys, sp, out1, want)
 			p4, _ := build(&manyKeys{n: n, keys: keys, pause: -1})
 			err := engine.Run(context.Background(), p4, engine.Checkpointing(t.TempDir(), time.Hour), engine.RestoreFrom(sp))
 			if err == nil || !strings.Contains(err.Error(), `"sums"`) || !strings.Contains(err.Error(), "Pebble") {
@@ -615,50 +600,36 @@ func TestRollingStateBackendRescale(t *testing.T) {
 
 	src := &manyKeys{n: n, keys: keys, pause: pause, release: make(chan struct{}), paused: make(chan struct{}, 1)}
 	p1, out1 := rollingPipeline(src)
-	sp := savepointWhenPaused(t, p1, src.paused, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
+	sp := savepointAtPause(t, p1, src, nil, engine.Parallelism(2), engine.Checkpointing(t.TempDir(), time.Hour),
 		engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(50), engine.CacheSize(8<<20))))
-	if len(out1.got) == 0 {
-		t.Fatal("nothing came out before the savepoint")
-	}
 	if tables, _ := filepath.Glob(filepath.Join(sp, "*.sst")); len(tables) == 0 {
 		t.Fatalf("the savepoint %s holds no Pebble table: no key was spilled", sp)
 	}
+	checkRescaledRestores(t, rollingPipeline, n, keys, sp, out1, want)
+}
+
+// checkRescaledRestores restores savepoint sp of build's pipeline at parallelism 3 (budget 20)
+// and at 1 (Pebble only): the output before the savepoint (out1) and each restored run's must
+// together equal want.
+func checkRescaledRestores(t *testing.T, build func(sluice.Source[ev]) (*sluice.Pipeline, *strs), n, keys int, sp string, out1 *strs, want []string) {
+	t.Helper()
 	for _, c := range []struct{ par, budget int }{{3, 20}, {1, 0}} {
-		p, out := rollingPipeline(&manyKeys{n: n, keys: keys, pause: -1})
-		err := engine.Run(context.Background(), p, engine.Parallelism(c.par), engine.Checkpointing(t.TempDir(), time.Hour),
+		p2, out2 := build(&manyKeys{n: n, keys: keys, pause: -1})
+		err := engine.Run(context.Background(), p2, engine.Parallelism(c.par), engine.Checkpointing(t.TempDir(), time.Hour),
 			engine.RestoreFrom(sp), engine.StateBackend(engine.Pebble(t.TempDir(), engine.KeyBudget(c.budget))))
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := append(out1.sorted(), out.sorted()...)
+		if len(out1.got) == 0 || len(out2.got) == 0 {
+			t.Fatalf("the savepoint should split the output: %d before, %d after", len(out1.got), len(out2.got))
+		}
+		got := append(out1.sorted(), out2.sorted()...)
 		slices.Sort(got)
 		if !slices.Equal(got, want) {
 			t.Fatalf("restored at parallelism %d, budget %d: %d records, want %d; first difference at %s",
 				c.par, c.budget, len(got), len(want), firstDifference(got, want))
 		}
 	}
-}
-
-// savepointWhenPaused starts p with opts, takes a savepoint once its source reports a pause on
-// paused, cancels the run and returns the savepoint's path.
-func savepointWhenPaused(t *testing.T, p *sluice.Pipeline, paused <-chan struct{}, opts ...engine.Option) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	job, err := engine.Start(ctx, p, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-paused
-	sp, err := job.Savepoint(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if err := job.Wait(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("first run: %v", err)
-	}
-	return sp
 }
 
 // referenceRun runs build over n events of keys keys on the memory backend and returns the
