@@ -120,12 +120,12 @@ func StateBackend(b Backend) Option {
 func Memory() Backend { return backendFunc(func(c *runtime.Config) { c.Spill = nil }) }
 
 // Pebble is the Pebble state backend, for keyed state larger than memory (Flink:
-// state.backend.type: rocksdb): a keyed process operator keeps KeyBudget keys per subtask in
+// state.backend.type: rocksdb): each keyed operator keeps KeyBudget keys per subtask in
 // memory, as with Memory(), and evicts the least recently used others to a Pebble store in
 // dir/<operator uid>/<subtask>; a checkpoint writes the keys in memory and an incremental
 // checkpoint of the store (hard-linked tables). The stores are wiped at start: their contents come
-// back from checkpoints. Window and rolling operators keep their state in memory for now
-// (docs/state-backends.md).
+// back from checkpoints. Every keyed operator spills: KeyedProcess, the window operators
+// (Aggregate, Reduce, ProcessWindow, sessions) and Rolling (docs/state-backends.md).
 func Pebble(dir string, opts ...PebbleOption) Backend {
 	return backendFunc(func(c *runtime.Config) {
 		sc := &runtime.SpillConfig{Dir: dir, KeyBudget: runtime.DefaultKeyBudget, CacheSize: runtime.DefaultSpillCacheSize}
