@@ -21,7 +21,7 @@ var layers = []struct {
 	rank   int
 }{
 	{"window", 0}, {"watermark", 0}, {"agg", 0}, {"state", 0},
-	{"internal/cputime", 0}, {"internal/flow", 1}, {"checkpoint", 1}, {"checkpoint/faultfs", 2}, {"state/pebble", 2},
+	{"internal/cputime", 0}, {"internal/hugepage", 0}, {"internal/flow", 1}, {"checkpoint", 1}, {"checkpoint/faultfs", 2}, {"state/pebble", 2},
 	{"internal/plan", 2}, {"internal/kafkatest", 2},
 	{"", 3}, // the public DSL at the module root
 	{"internal/runtime", 4},

@@ -45,6 +45,11 @@ func ChannelDepth(n int) Option { return optFunc(func(c *runtime.Config) { c.Cha
 // dead-letter stream and the pipeline goes on.
 func FailFast() Option { return optFunc(func(c *runtime.Config) { c.FailFast = true }) }
 
+// NoHugePages leaves the heap on the kernel's default pages. Default: the runtime asks Linux for
+// transparent huge pages for the heap, which makes large keyed state faster (docs/operations/
+// memory.md); SLUICE_HUGEPAGES=off in the environment does the same as this option.
+func NoHugePages() Option { return optFunc(func(c *runtime.Config) { c.NoHugePages = true }) }
+
 // Logger sets the logger. Default: slog.Default().
 func Logger(l *slog.Logger) Option { return optFunc(func(c *runtime.Config) { c.Logger = l }) }
 

@@ -79,6 +79,9 @@ type Config struct {
 	RetryFor time.Duration
 	// Logger receives progress and errors. Default slog.Default().
 	Logger *slog.Logger
+	// NoHugePages leaves the heap on the kernel's default pages. Default: Run asks Linux for
+	// transparent huge pages for the heap (docs/operations/memory.md).
+	NoHugePages bool
 }
 
 func (c *Config) defaults() error {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/flow"
+	"github.com/sluicehq/sluice/internal/hugepage"
 	"github.com/sluicehq/sluice/internal/plan"
 	"github.com/sluicehq/sluice/internal/runtime"
 	"github.com/sluicehq/sluice/watermark"
@@ -107,6 +108,9 @@ func Run(ctx context.Context, p *sluice.Pipeline, cfg Config) (Stats, error) {
 	}
 	if cfg.Application == "" {
 		return Stats{}, errors.New("kafka.Run: Config.Application (the consumer group) is required")
+	}
+	if !cfg.NoHugePages {
+		hugepage.Enable()
 	}
 	r, err := newRunner(p, cfg)
 	if err != nil {

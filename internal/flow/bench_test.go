@@ -2,6 +2,7 @@ package flow
 
 import (
 	"github.com/sluicehq/sluice/internal/cputime"
+	"github.com/sluicehq/sluice/internal/hugepage"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -35,8 +36,10 @@ type benchEvent struct {
 	value  int64
 }
 
-// benchInput builds the events on first use.
+// benchInput builds the events on first use. It first asks for huge pages, as a pipeline's
+// runtime does (package hugepage), so that benchmarks measure the operators as they run.
 var benchInput = sync.OnceValue(func() []benchEvent {
+	hugepage.Enable()
 	r := rand.New(rand.NewPCG(1, 2))
 	keys := make([]string, benchKeys)
 	for i := range keys {

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/hugepage"
 	"log/slog"
 	"os"
 	goruntime "runtime"
@@ -52,6 +53,9 @@ type Config struct {
 	AllowNonRestoredState bool
 	OnCheckpoint          func(id int64)
 	CheckpointFS          any // a checkpoint.FS
+	// NoHugePages leaves the heap on the kernel's default pages. Default: the runtime asks for
+	// transparent huge pages (package hugepage), which speeds up large keyed state.
+	NoHugePages bool
 }
 
 func (c *Config) ensureDefaults(g *plan.Graph) {
@@ -109,6 +113,9 @@ type Handle struct {
 // Start plans and restores the graph and starts executing it in the background.
 func Start(ctx context.Context, g *plan.Graph, cfg Config) (*Handle, error) {
 	cfg.ensureDefaults(g)
+	if !cfg.NoHugePages {
+		hugepage.Enable()
+	}
 	if cfg.Spill != nil {
 		if err := cfg.Spill.validate(); err != nil {
 			return nil, err
