@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -126,6 +127,16 @@ type OperatorSnapshot struct {
 	// Spill is the capture of the operator's spill store (Spiller), taken with Data; nil when
 	// the operator keeps its state in memory. The runtime uploads it, then releases it.
 	Spill SpillCapture
+
+	recycle func([]byte) // hands Data back to its task; nil when nobody takes it back
+}
+
+// Recycle hands Data back to the task that took the snapshot, to be overwritten by a later one.
+// Call it once Data is written and no longer read; calling it again does nothing.
+func (o OperatorSnapshot) Recycle() {
+	if o.recycle != nil && o.Data != nil {
+		o.recycle(o.Data)
+	}
 }
 
 // TaskSnapshot is what a task reports for one checkpoint.
@@ -142,14 +153,42 @@ type TaskSnapshot struct {
 func (t *Task) AddSnapshotter(s Snapshotter) {
 	t.snapshotters = append(t.snapshotters, s)
 	t.snapshotSizes = append(t.snapshotSizes, 0)
+	t.spare = append(t.spare, nil)
 }
 
 // stateWriter returns a writer for snapshotter i's part of checkpoint id, with room for 1/8 more
 // than its previous snapshot: a large state is then written into one buffer instead of one grown
 // by doubling (which copied and allocated about three times the snapshot's size).
+//
+// The buffer is the one of an earlier snapshot when the runtime has written that one and handed
+// it back (OperatorSnapshot.Recycle) and it is large enough: a large state is then snapshotted
+// every interval without allocating (and collecting) its size again each time.
 func (t *Task) stateWriter(i int, id int64) *StateWriter {
 	hint := atomic.LoadInt64(&t.snapshotSizes[i])
-	return &StateWriter{CheckpointID: id, buf: make([]byte, 0, hint+hint/8)}
+	t.spareMu.Lock()
+	b := t.spare[i]
+	if int64(cap(b)) >= hint+hint/64 { // allocated with an eighth to spare: good while it lasts
+		t.spare[i] = nil
+	} else {
+		b = make([]byte, 0, hint+hint/8)
+	}
+	t.spareMu.Unlock()
+	return &StateWriter{CheckpointID: id, buf: b[:0]}
+}
+
+// recycler returns the function that hands snapshotter i's buffer b back for a later snapshot;
+// it takes b once, however often it is called.
+func (t *Task) recycler(i int) func(b []byte) {
+	var once sync.Once
+	return func(b []byte) {
+		once.Do(func() {
+			t.spareMu.Lock()
+			if cap(b) > cap(t.spare[i]) {
+				t.spare[i] = b[:0]
+			}
+			t.spareMu.Unlock()
+		})
+	}
 }
 
 // sized records the size of snapshotter i's last snapshot, for the next stateWriter. The
@@ -209,7 +248,7 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 			break
 		}
 		t.sized(i, w)
-		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes(), Spill: c})
+		snap.States = append(snap.States, OperatorSnapshot{UID: s.StateUID(), Data: w.Bytes(), Spill: c, recycle: t.recycler(i)})
 	}
 	for _, f := range t.barrierWriters {
 		f(id)
@@ -233,7 +272,7 @@ func (t *Task) Checkpoint(id int64, position []byte) {
 				}
 				t.sized(a.i, w)
 			}
-			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes(), Spill: a.spill})
+			snap.States = append(snap.States, OperatorSnapshot{UID: a.uid, Data: w.Bytes(), Spill: a.spill, recycle: t.recycler(a.i)})
 		}
 		t.OnSnapshot(snap)
 	}()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"reflect"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -32,7 +33,15 @@ type keyTable[K comparable, V any] struct {
 	free   []int32
 	epoch  uint32
 	hash   func(K) uint64
-	strKey bool // K is a string: hashAll reads its bytes first
+	strKey bool        // K is a string: hashAll reads its bytes first
+	kver   uint64      // counts the changes of keys: a changed chunk's kgen takes the next value
+	keys   *ktKeyCache // the keys encoded by the last snapshot, per chunk
+	// frozen counts the views of freeze not yet released; retired holds the chunks replaced by
+	// copies since, which those views may still read, and spare the retired chunks no view
+	// reads any more, reused for the next copies (see thaw).
+	frozen  *atomic.Int32
+	retired []*ktChunk[K, V]
+	spare   []*ktChunk[K, V]
 }
 
 const (
@@ -52,6 +61,7 @@ type ktIdx struct {
 type ktChunk[K comparable, V any] struct {
 	e     [ktChunkLen]ktEnt[K, V]
 	epoch uint32
+	kgen  uint64 // the table's kver when a key of the chunk last changed
 }
 
 type ktEnt[K comparable, V any] struct {
@@ -86,7 +96,7 @@ func tableHash[K comparable]() func(K) uint64 {
 func newKeyTable[K comparable, V any]() keyTable[K, V] {
 	var z K
 	return keyTable[K, V]{idx: make([]ktIdx, ktMinIdx), shift: 64 - 4, hash: tableHash[K](),
-		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String}
+		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String, keys: &ktKeyCache{}, frozen: new(atomic.Int32)}
 }
 
 // hashAll hashes the keys of a batch into hs; for string keys, it first reads a byte of each
@@ -152,6 +162,7 @@ func (t *keyTable[K, V]) add(h uint64, k K) int32 {
 		t.slots++
 	}
 	t.at(s).key = k
+	t.keyChanged(s)
 	t.place(h, s)
 	t.n++
 	return s
@@ -222,8 +233,15 @@ func (t *keyTable[K, V]) remove(s int32) {
 		}
 	}
 	*e = ktEnt[K, V]{}
+	t.keyChanged(s)
 	t.free = append(t.free, s)
 	t.n--
+}
+
+// keyChanged records that slot s's key changed, for the key cache of snapshots.
+func (t *keyTable[K, V]) keyChanged(s int32) {
+	t.kver++
+	t.chunks[s>>ktChunkBits].kgen = t.kver
 }
 
 // at returns slot s's entry for reading and writing: a chunk frozen by a snapshot is copied
@@ -236,11 +254,24 @@ func (t *keyTable[K, V]) at(s int32) *ktEnt[K, V] {
 	return &c.e[s&(ktChunkLen-1)]
 }
 
+// thaw replaces frozen chunk ci by a copy for writing. The copy goes into a spare chunk when
+// there is one: with a checkpoint every interval, a table whose chunks are all written in every
+// interval would otherwise allocate (and the collector reclaim) its whole size each time.
 func (t *keyTable[K, V]) thaw(ci int32) *ktChunk[K, V] {
-	c := new(ktChunk[K, V])
-	*c = *t.chunks[ci]
+	var c *ktChunk[K, V]
+	if n := len(t.spare); n > 0 {
+		c, t.spare[n-1] = t.spare[n-1], nil
+		t.spare = t.spare[:n-1]
+	} else {
+		c = new(ktChunk[K, V])
+	}
+	old := t.chunks[ci]
+	*c = *old
 	c.epoch = t.epoch
 	t.chunks[ci] = c
+	if t.frozen != nil {
+		t.retired = append(t.retired, old)
+	}
 	return c
 }
 
@@ -255,20 +286,44 @@ func (t *keyTable[K, V]) each(f func(s int32)) {
 
 // freeze returns a view of every entry as it is now, which later writes do not change: the
 // caller may read it on another goroutine. Free slots have zero entries.
+//
+// The caller releases the view when done with it (release), so that the chunks it alone reads
+// serve as the copies of later writes; a view never released only stops that reuse.
 func (t *keyTable[K, V]) freeze() ktView[K, V] {
-	v := ktView[K, V]{chunks: append([]*ktChunk[K, V](nil), t.chunks...), slots: t.slots}
+	if t.frozen != nil {
+		if t.frozen.Load() == 0 { // every earlier view is released: nobody reads the retired chunks
+			t.spare = append(t.spare, t.retired...)
+		} // else a view is still read (or was never released): leave its chunks to the collector
+		clear(t.retired)
+		t.retired = t.retired[:0]
+		t.frozen.Add(1)
+	}
+	v := ktView[K, V]{chunks: append([]*ktChunk[K, V](nil), t.chunks...), slots: t.slots, keys: t.keys, frozen: t.frozen}
 	t.epoch++
 	return v
 }
 
 // view returns the entries as they are, for a reader on the table's goroutine that is done
 // before the next write.
-func (t *keyTable[K, V]) view() ktView[K, V] { return ktView[K, V]{chunks: t.chunks, slots: t.slots} }
+func (t *keyTable[K, V]) view() ktView[K, V] {
+	return ktView[K, V]{chunks: t.chunks, slots: t.slots, keys: t.keys}
+}
 
 // ktView is a frozen copy of a keyTable's entries.
 type ktView[K comparable, V any] struct {
 	chunks []*ktChunk[K, V]
 	slots  int32
+	keys   *ktKeyCache
+	frozen *atomic.Int32 // set for a view of freeze, until released
+}
+
+// release ends the use of a view of freeze: its chunks may be reused. Call it once, after the
+// last read; it does nothing for a view of view.
+func (v *ktView[K, V]) release() {
+	if v.frozen != nil {
+		v.frozen.Add(-1)
+		v.frozen, v.chunks = nil, nil
+	}
 }
 
 func (v *ktView[K, V]) at(s int32) *ktEnt[K, V] {

@@ -80,3 +80,46 @@ func TestKeyTableFloatKeys(t *testing.T) {
 		t.Fatalf("find(-0) = %d, %v; want the slot of +0, %d", got, ok, s)
 	}
 }
+
+// TestKeyTableReusesReleasedChunks: after a frozen view is released, the chunks it alone read
+// become the copies of the next freeze's writes; a view not released keeps its chunks, whatever
+// the table does after.
+func TestKeyTableReusesReleasedChunks(t *testing.T) {
+	tab := newKeyTable[int, int]()
+	const n = 3 * ktChunkLen
+	for k := range n {
+		tab.at(tab.add(tab.hash(k), k)).val = k
+	}
+	writeAll := func(add int) {
+		for s := int32(0); s < n; s++ {
+			tab.at(s).val += add
+		}
+	}
+	v1 := tab.freeze()
+	writeAll(1) // copies every chunk; v1's are retired
+	old := map[*ktChunk[int, int]]bool{}
+	for _, c := range v1.chunks {
+		old[c] = true
+	}
+	v1.release()
+	held := tab.freeze() // v1 released: its chunks are spare
+	writeAll(1)
+	for _, c := range tab.chunks {
+		if !old[c] {
+			t.Fatalf("a write after the release allocated a chunk instead of reusing a released one")
+		}
+	}
+	for range 5 { // held is never released: its chunks must stay as they were
+		v := tab.freeze()
+		writeAll(1)
+		v.release()
+	}
+	for s := int32(0); s < n; s++ {
+		if got, want := held.at(s).val, int(s)+1; got != want {
+			t.Fatalf("slot %d of an unreleased view reads %d, want %d: its chunk was reused", s, got, want)
+		}
+		if got, want := tab.peek(s).val, int(s)+7; got != want {
+			t.Fatalf("slot %d reads %d, want %d", s, got, want)
+		}
+	}
+}

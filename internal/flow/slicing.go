@@ -656,6 +656,7 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 	tv, xv, rv := o.tab.freeze(), o.ext.freeze(), o.ring.freeze()
 	return func(w *StateWriter) error {
 		err := o.encode(tv, xv, rv, w)
+		tv.release()
 		w.buf = append(w.buf, cold.buf...)
 		return err
 	}, nil
@@ -665,6 +666,8 @@ func (o *SliceWindowOp[K, In, Acc]) SnapshotAsync(id int64) (func(w *StateWriter
 // it reads only the views and the operator's immutable configuration.
 func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[swExt[Acc]], rv swRingView[Acc], w *StateWriter) error {
 	var rec []byte
+	ke := tv.keyEncoder(o.State.Key.Append, o.keyGroup)
+	defer ke.end()
 	for slot := int32(0); slot < tv.slots; slot++ {
 		ent := tv.at(slot)
 		e := &ent.val
@@ -676,11 +679,17 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 			x = xv.at(e.ext - 1)
 		}
 		ss := swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}
-		rec = o.State.Key.Append(append(rec[:0], formatSlicedWindow), ent.key)
+		var kg int
+		rec, kg = ke.appendKey(append(rec[:0], formatSlicedWindow), slot)
 		rec = o.appendKeyBody(rec, ss)
-		w.Put(KeyGroup(o.State.Hash(ent.key), DefaultMaxParallelism), rec)
+		w.Put(kg, rec)
 	}
 	return nil
+}
+
+// keyGroup is the key group of k.
+func (o *SliceWindowOp[K, In, Acc]) keyGroup(k K) int {
+	return KeyGroup(o.State.Hash(k), DefaultMaxParallelism)
 }
 
 // appendKeyBody appends a key's record after its key: its armed wake, its slices and the pane

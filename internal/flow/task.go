@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -81,6 +82,8 @@ type Task struct {
 	flushers       []func()
 	snapshotters   []Snapshotter
 	snapshotSizes  []int64 // per snapshotter, its last snapshot's size (atomic)
+	spareMu        sync.Mutex
+	spare          [][]byte // per snapshotter, a written snapshot's buffer to reuse
 	barrierWriters []func(id int64)
 	committers     []Committer
 	name           string

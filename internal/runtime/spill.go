@@ -162,10 +162,12 @@ func (r *run) openSpills(subs []subtask) error {
 	return nil
 }
 
-// releaseCaptures releases the spill captures of snapshots that will not be written.
+// releaseCaptures releases the spill captures of snapshots written or abandoned, and hands their
+// buffers back to their tasks.
 func releaseCaptures(snaps ...flow.TaskSnapshot) {
 	for _, s := range snaps {
 		for _, o := range s.States {
+			o.Recycle()
 			if o.Spill != nil {
 				_ = o.Spill.Release()
 			}
