@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 )
@@ -38,10 +39,11 @@ type keyTable[K comparable, V any] struct {
 	keys   *ktKeyCache // the keys encoded by the last snapshot, per chunk
 	// frozen counts the views of freeze not yet released; retired holds the chunks replaced by
 	// copies since, which those views may still read, and spare the retired chunks no view
-	// reads any more, reused for the next copies (see thaw).
+	// reads any more, reused for the next copies (see thaw). spare is a sync.Pool: a garbage
+	// collection empties it, so spare chunks cost no more memory than the garbage they avoid.
 	frozen  *atomic.Int32
 	retired []*ktChunk[K, V]
-	spare   []*ktChunk[K, V]
+	spare   *sync.Pool
 }
 
 const (
@@ -96,7 +98,7 @@ func tableHash[K comparable]() func(K) uint64 {
 func newKeyTable[K comparable, V any]() keyTable[K, V] {
 	var z K
 	return keyTable[K, V]{idx: make([]ktIdx, ktMinIdx), shift: 64 - 4, hash: tableHash[K](),
-		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String, keys: &ktKeyCache{}, frozen: new(atomic.Int32)}
+		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String, keys: &ktKeyCache{}, frozen: new(atomic.Int32), spare: new(sync.Pool)}
 }
 
 // hashAll hashes the keys of a batch into hs; for string keys, it first reads a byte of each
@@ -259,10 +261,13 @@ func (t *keyTable[K, V]) at(s int32) *ktEnt[K, V] {
 // interval would otherwise allocate (and the collector reclaim) its whole size each time.
 func (t *keyTable[K, V]) thaw(ci int32) *ktChunk[K, V] {
 	var c *ktChunk[K, V]
-	if n := len(t.spare); n > 0 {
-		c, t.spare[n-1] = t.spare[n-1], nil
-		t.spare = t.spare[:n-1]
-	} else {
+	if t.spare != nil {
+		if len(t.retired) > 0 && t.frozen.Load() == 0 {
+			t.spareRetired()
+		}
+		c, _ = t.spare.Get().(*ktChunk[K, V])
+	}
+	if c == nil {
 		c = new(ktChunk[K, V])
 	}
 	old := t.chunks[ci]
@@ -291,11 +296,12 @@ func (t *keyTable[K, V]) each(f func(s int32)) {
 // serve as the copies of later writes; a view never released only stops that reuse.
 func (t *keyTable[K, V]) freeze() ktView[K, V] {
 	if t.frozen != nil {
-		if t.frozen.Load() == 0 { // every earlier view is released: nobody reads the retired chunks
-			t.spare = append(t.spare, t.retired...)
-		} // else a view is still read (or was never released): leave its chunks to the collector
-		clear(t.retired)
-		t.retired = t.retired[:0]
+		if t.frozen.Load() == 0 {
+			t.spareRetired()
+		} else { // a view is still read (or was never released): leave its chunks to the collector
+			clear(t.retired)
+			t.retired = t.retired[:0]
+		}
 		t.frozen.Add(1)
 	}
 	v := ktView[K, V]{chunks: append([]*ktChunk[K, V](nil), t.chunks...), slots: t.slots, keys: t.keys, frozen: t.frozen}
@@ -307,6 +313,15 @@ func (t *keyTable[K, V]) freeze() ktView[K, V] {
 // before the next write.
 func (t *keyTable[K, V]) view() ktView[K, V] {
 	return ktView[K, V]{chunks: t.chunks, slots: t.slots, keys: t.keys}
+}
+
+// spareRetired makes the retired chunks spare; every view was released, so nobody reads them.
+func (t *keyTable[K, V]) spareRetired() {
+	for _, c := range t.retired {
+		t.spare.Put(c)
+	}
+	clear(t.retired)
+	t.retired = t.retired[:0]
 }
 
 // ktView is a frozen copy of a keyTable's entries.
