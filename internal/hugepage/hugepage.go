@@ -26,8 +26,8 @@ import (
 	"sync"
 )
 
-// Reserve is the address space Enable grows the heap by when the machine allows it: virtual
-// memory only, never touched by Enable.
+// Reserve is the address space Enable grows the heap by when the machine allows it (at most a
+// quarter of its memory): virtual memory only, never touched by Enable.
 const Reserve = 1 << 30
 
 var once sync.Once

@@ -30,16 +30,41 @@ func enable() bool {
 	return true
 }
 
-// reserve grows the heap's address space by Reserve, unless the kernel would count it against
-// a strict commit limit, and frees it: the memory is mapped and never touched.
+// reserve grows the heap's address space by Reserve (at most a quarter of the machine's memory,
+// which the kernel's heuristic overcommit always grants), unless the kernel counts it against a
+// strict commit limit, and frees it: the memory is mapped and never touched.
 func reserve() {
-	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || bytes.TrimSpace(b)[0] == '2' {
+	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || len(bytes.TrimSpace(b)) == 0 || bytes.TrimSpace(b)[0] == '2' {
 		return
 	}
-	b := make([]byte, Reserve)
+	n := min(Reserve, memTotal()/4)
+	if n < hugeSize {
+		return
+	}
+	b := make([]byte, n)
 	runtime.KeepAlive(b)
 	b = nil
 	runtime.GC()
+}
+
+// memTotal is the machine's memory in bytes (MemTotal of /proc/meminfo), or 0.
+func memTotal() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range bytes.Lines(b) {
+		if rest, ok := bytes.CutPrefix(line, []byte("MemTotal:")); ok {
+			f := bytes.Fields(rest)
+			if len(f) == 2 && string(f[1]) == "kB" {
+				kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+				if err == nil {
+					return kb << 10
+				}
+			}
+		}
+	}
+	return 0
 }
 
 // state remembers the mappings already marked.

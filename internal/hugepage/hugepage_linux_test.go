@@ -35,6 +35,12 @@ func TestAnonRW(t *testing.T) {
 	}
 }
 
+func TestMemTotal(t *testing.T) {
+	if m := memTotal(); m < 64<<20 {
+		t.Fatalf("memTotal() = %d bytes: /proc/meminfo not read", m)
+	}
+}
+
 // TestEnableMarksTheHeap: with THP in "madvise" mode, memory allocated after Enable lies in a
 // mapping marked for huge pages ("hg" in /proc/self/smaps); in any other mode Enable reports
 // that it did nothing.
