@@ -290,11 +290,11 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 	if !ok {
 		slot = o.tab.add(h, r.Key)
 	}
-	i, isNew := o.sliceIndex(slot, start, last)
+	ss, i, isNew := o.sliceIndex(slot, start, last)
 	if isNew {
 		o.armNewSlice(slot, start, last) // before Add: a panicking Add must not leak the slice
 	}
-	s := o.slices(slot).at(i)
+	s := ss.at(i) // ss stays valid: arming changes the entry in place, not the slices
 	s.acc = o.Agg.Add(r.Value, s.acc)
 	if start+o.sl-1 <= o.WM {
 		o.fireLate(slot, start, last)
@@ -327,8 +327,9 @@ func (o *SliceWindowOp[K, In, Acc]) late(ts int64, r Keyed[K, In], last int64) {
 		Reason: fmt.Sprintf("too late: window %v closed at watermark %d (allowed lateness %dms)", w, o.WM, o.Spec.AllowedLateness)})
 }
 
-// sliceIndex finds or inserts, in start order, the slice starting at start.
-func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (int, bool) {
+// sliceIndex finds or inserts, in start order, the slice starting at start, and returns the
+// key's slices with its index.
+func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (swSlices[Acc], int, bool) {
 	ss := o.slices(slot)
 	n := ss.len()
 	i := n
@@ -336,10 +337,10 @@ func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (i
 		i--
 	}
 	if i < n && ss.at(i).start == start {
-		return i, false
+		return ss, i, false
 	}
 	o.insert(&ss, i, swSlice[Acc]{start: start, last: last, born: o.WM, acc: o.Agg.CreateAccumulator()})
-	return i, true
+	return ss, i, true
 }
 
 // armNewSlice makes sure the key wakes for the first window of a new slice that is still to fire
