@@ -455,11 +455,15 @@ func (o *RollingOp[K, In, V]) Finish() {
 }
 
 // rollRing is a FIFO/deque of timestamped values with a power-of-two capacity that grows by
-// doubling and is kept when emptied, so a steady-state key allocates nothing.
+// doubling and is kept when emptied, so a steady-state key allocates nothing. Its header is 24
+// bytes (a pointer to the buffer and its capacity's log, not a slice), with a spare int32 for
+// the store: a sum's state is then 32 bytes, two to a cache line, none across two lines.
 type rollRing[E any] struct {
-	buf  []rollEntry[E]
-	head int32 // int32s: a ring's header is 32 bytes, so a sum's state fits in 48
+	p    *rollEntry[E] // the buffer of 1<<lg entries; nil before the first push
+	head int32
 	n    int32
+	aux  int32 // the store's (sumState: evictions since the sum was recomputed)
+	lg   uint8
 }
 
 type rollEntry[E any] struct {
@@ -467,40 +471,60 @@ type rollEntry[E any] struct {
 	v  E
 }
 
+// capacity is the buffer's length.
+func (r *rollRing[E]) capacity() int32 {
+	if r.p == nil {
+		return 0
+	}
+	return 1 << r.lg
+}
+
+// slot returns the buffer's entry i (0 <= i < capacity).
+func (r *rollRing[E]) slot(i int32) *rollEntry[E] {
+	return (*rollEntry[E])(unsafe.Add(unsafe.Pointer(r.p), uintptr(i)*unsafe.Sizeof(*r.p)))
+}
+
+// wrap maps a position past head onto the buffer.
+func (r *rollRing[E]) wrap(i int32) int32 { return i & (1<<r.lg - 1) }
+
 func (r *rollRing[E]) push(ts int64, v E) {
-	if int(r.n) == len(r.buf) {
+	if r.n == r.capacity() {
 		r.grow()
 	}
-	r.buf[int(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{ts, v}
+	*r.slot(r.wrap(r.head + r.n)) = rollEntry[E]{ts, v}
 	r.n++
 }
 
 func (r *rollRing[E]) grow() {
-	nb := make([]rollEntry[E], max(4, 2*len(r.buf)))
-	for i := range r.n {
-		nb[i] = r.buf[int(r.head+i)&(len(r.buf)-1)]
+	lg := uint8(2) // 4 entries
+	if r.p != nil {
+		lg = r.lg + 1
 	}
-	r.buf, r.head = nb, 0
+	nb := make([]rollEntry[E], 1<<lg)
+	for i := range r.n {
+		nb[i] = *r.slot(r.wrap(r.head + i))
+	}
+	r.p, r.lg, r.head = &nb[0], lg, 0
 }
 
-func (r *rollRing[E]) front() *rollEntry[E] { return &r.buf[r.head] }
+func (r *rollRing[E]) front() *rollEntry[E] { return r.slot(r.head) }
 
-func (r *rollRing[E]) back() *rollEntry[E] { return &r.buf[int(r.head+r.n-1)&(len(r.buf)-1)] }
+func (r *rollRing[E]) back() *rollEntry[E] { return r.slot(r.wrap(r.head + r.n - 1)) }
 
-func (r *rollRing[E]) at(i int32) *rollEntry[E] { return &r.buf[int(r.head+i)&(len(r.buf)-1)] }
+func (r *rollRing[E]) at(i int32) *rollEntry[E] { return r.slot(r.wrap(r.head + i)) }
 
 func (r *rollRing[E]) popFront() E {
-	e := &r.buf[r.head]
+	e := r.slot(r.head)
 	v := e.v
 	*e = rollEntry[E]{}
-	r.head = (r.head + 1) & int32(len(r.buf)-1)
+	r.head = r.wrap(r.head + 1)
 	r.n--
 	return v
 }
 
 func (r *rollRing[E]) popBack() {
 	r.n--
-	r.buf[int(r.head+r.n)&(len(r.buf)-1)] = rollEntry[E]{}
+	*r.slot(r.wrap(r.head + r.n)) = rollEntry[E]{}
 }
 
 // newest is the timestamp of the last element, or MinTime when empty.
@@ -512,8 +536,10 @@ func (r *rollRing[E]) newest() int64 {
 }
 
 func (r *rollRing[E]) reset() {
-	clear(r.buf)
-	r.head, r.n = 0, 0
+	if r.p != nil {
+		clear(unsafe.Slice(r.p, r.capacity()))
+	}
+	r.head, r.n, r.aux = 0, 0, 0
 }
 
 // isFloat reports whether N is a floating-point type, whose running sums drift.
@@ -535,9 +561,8 @@ func (s *rollSlots[S]) open(slot int32) {
 // from the values once as many have been evicted as are held (amortised O(1)), so the rounding
 // errors of add-then-subtract cannot accumulate without bound; an empty range sums to exactly 0.
 type sumState[N agg.Number] struct {
-	r       rollRing[N]
-	sum     N
-	evicted int32 // evictions since the sum was last recomputed (floats)
+	r   rollRing[N] // r.aux counts the evictions since the sum was last recomputed (floats)
+	sum N
 }
 
 func (s *sumState[N]) add(ts int64, x N) {
@@ -548,23 +573,23 @@ func (s *sumState[N]) add(ts int64, x N) {
 func (s *sumState[N]) evict(cutoff int64, float bool) {
 	for s.r.n > 0 && s.r.front().ts <= cutoff {
 		s.sum -= s.r.popFront()
-		s.evicted++
+		s.r.aux++
 	}
 	switch {
 	case s.r.n == 0:
-		s.sum, s.evicted = 0, 0
-	case float && s.evicted > s.r.n+16:
+		s.sum, s.r.aux = 0, 0
+	case float && s.r.aux > s.r.n+16:
 		var sum N
 		for i := range s.r.n {
 			sum += s.r.at(i).v
 		}
-		s.sum, s.evicted = sum, 0
+		s.sum, s.r.aux = sum, 0
 	}
 }
 
 func (s *sumState[N]) reset() {
 	s.r.reset()
-	s.sum, s.evicted = 0, 0
+	s.sum = 0
 }
 
 // rollToucher is implemented by stores that can fetch the state of a slot ahead of use (see
@@ -581,8 +606,8 @@ func touchRing[E any](r *rollRing[E]) {
 		return
 	}
 	prefetch(uintptr(unsafe.Pointer(r.front())))
-	if int(r.n) < len(r.buf) {
-		prefetch(uintptr(unsafe.Pointer(&r.buf[int(r.head+r.n)&(len(r.buf)-1)])))
+	if r.n < r.capacity() {
+		prefetch(uintptr(unsafe.Pointer(r.slot(r.wrap(r.head + r.n)))))
 	}
 }
 
@@ -905,14 +930,14 @@ func (s *sumStore[In, N]) AppendState(dst []byte, slot int32) []byte {
 	st := &s.s[slot]
 	dst = appendRing(dst, &st.r, func(b []byte, x N) []byte { return appendNum(b, x, s.float) })
 	dst = appendNum(dst, st.sum, s.float)
-	return binary.AppendUvarint(dst, uint64(st.evicted))
+	return binary.AppendUvarint(dst, uint64(st.r.aux))
 }
 
 func (s *sumStore[In, N]) DecodeState(slot int32, src []byte) (int, error) {
 	st, d := &s.s[slot], decoder{b: src}
 	decodeRing(&d, &st.r, func(d *decoder) N { return decodeNum[N](d, s.float) })
 	st.sum = decodeNum[N](&d, s.float)
-	st.evicted = int32(d.uvarint())
+	st.r.aux = int32(d.uvarint())
 	return len(src) - len(d.b), d.err
 }
 
@@ -930,14 +955,14 @@ func (s *avgStore[In]) AppendState(dst []byte, slot int32) []byte {
 	st := &s.s[slot]
 	dst = appendRing(dst, &st.r, func(b []byte, x float64) []byte { return appendNum(b, x, true) })
 	dst = appendNum(dst, st.sum, true)
-	return binary.AppendUvarint(dst, uint64(st.evicted))
+	return binary.AppendUvarint(dst, uint64(st.r.aux))
 }
 
 func (s *avgStore[In]) DecodeState(slot int32, src []byte) (int, error) {
 	st, d := &s.s[slot], decoder{b: src}
 	decodeRing(&d, &st.r, func(d *decoder) float64 { return decodeNum[float64](d, true) })
 	st.sum = decodeNum[float64](&d, true)
-	st.evicted = int32(d.uvarint())
+	st.r.aux = int32(d.uvarint())
 	return len(src) - len(d.b), d.err
 }
 

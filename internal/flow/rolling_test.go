@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // txn is the element of the rolling tests: an id to match results with, and a value.
@@ -457,5 +458,16 @@ func TestRollingOpZeroAllocs(t *testing.T) {
 				t.Fatalf("%.1f allocations per 4000 records, want 0", a)
 			}
 		})
+	}
+}
+
+// TestRollingSumStateIs32Bytes: a rolling sum's per-key state fills half a cache line, so that
+// no key's state straddles two lines (rollRing's header is kept to 24 bytes for it).
+func TestRollingSumStateIs32Bytes(t *testing.T) {
+	if n := unsafe.Sizeof(sumState[int64]{}); n != 32 {
+		t.Fatalf("sumState[int64] is %d bytes, want 32", n)
+	}
+	if n := unsafe.Sizeof(sumState[float64]{}); n != 32 {
+		t.Fatalf("sumState[float64] is %d bytes, want 32", n)
 	}
 }
