@@ -405,14 +405,27 @@ func (o *RollingOp[K, In, V]) add(t, cutoff int64, r *rollRec[K, In]) (ok bool) 
 	return true
 }
 
-// expiryTime is the watermark from which a key whose newest element is at newest has a useless
-// state: any later element is past newest+Range-1 and evicts everything.
+// expiryTime is a watermark from which a key whose newest element is at newest has a useless
+// state: any later element is past newest+Range-1 and evicts everything. It is that instant
+// rounded up to a multiple of expiryGrain, so that the expiry timers of many keys share a time
+// and a bucket of the timer queue (a key is dropped at most 1/64 of the range later; results do
+// not change, as an element evicts what is out of its range first).
 func (o *RollingOp[K, In, V]) expiryTime(newest int64) int64 {
+	g := expiryGrain(o.Range)
 	e := newest + o.Range - 1
-	if e < newest {
+	if e < newest || e > MaxTime-g {
 		return MaxTime
 	}
-	return e
+	return (e + g - 1) &^ (g - 1)
+}
+
+// expiryGrain is the largest power of two not above range/64 (at least 1).
+func expiryGrain(rng int64) int64 {
+	g := int64(1)
+	for g*2 <= rng/64 {
+		g *= 2
+	}
+	return g
 }
 
 // expire releases the slot if the watermark is a range past its newest element, and otherwise

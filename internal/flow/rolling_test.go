@@ -471,3 +471,25 @@ func TestRollingSumStateIs32Bytes(t *testing.T) {
 		t.Fatalf("sumState[float64] is %d bytes, want 32", n)
 	}
 }
+
+// TestRollingExpiryTime: a key's expiry is never before its newest element's range has passed,
+// and at most a grain (1/64 of the range) after; far times saturate at MaxTime.
+func TestRollingExpiryTime(t *testing.T) {
+	for _, rng := range []int64{1, 63, 64, 1000, 30 * 60_000} {
+		o := &RollingOp[string, int64, int64]{Range: rng}
+		g := expiryGrain(rng)
+		if g < 1 || g&(g-1) != 0 || (rng >= 128 && g > rng/64) {
+			t.Fatalf("range %d: grain %d", rng, g)
+		}
+		for _, newest := range []int64{-1_000_003, -1, 0, 1, 12_345, 1 << 40} {
+			exact := newest + rng - 1
+			got := o.expiryTime(newest)
+			if got < exact || got >= exact+g || got%g != 0 {
+				t.Fatalf("range %d, newest %d: expiry %d, want a multiple of %d in [%d, %d)", rng, newest, got, g, exact, exact+g)
+			}
+		}
+		if got := o.expiryTime(MaxTime - 1); got < MaxTime-1 { // saturates instead of overflowing
+			t.Fatalf("range %d: expiry near MaxTime = %d", rng, got)
+		}
+	}
+}
