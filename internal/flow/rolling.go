@@ -59,8 +59,8 @@ type RollingStore[In, V any] interface {
 // Pending elements wait, with their key, in queues bucketed by event time (see rollShift), so
 // Collect touches no per-key state and a watermark takes them in order. A key's state is dropped
 // once the watermark is a whole range past its newest element (any later element would evict
-// everything): each key has one chained expiry timer, re-armed at its newest element's expiry
-// when it fires.
+// everything), rounded up to 1/64 of the range (expiryTime): each key has one chained expiry
+// timer, re-armed at its newest element's expiry when it fires.
 type RollingOp[K comparable, In, V any] struct {
 	Ctl
 	Name string
