@@ -76,6 +76,15 @@ type runner struct {
 	// building collects the repartition writers of the task being built.
 	building []*taskWriter
 
+	// epochWrote is, per input partition (a repartition topic's), the offset after the last record
+	// this run wrote to it in the open epoch (under mu: produce callbacks set it); wrote holds the
+	// same for committed epochs. A transaction's commit returns before the broker has written
+	// its markers into every partition, so a partition's last stable offset can trail what a
+	// committed epoch wrote: groupLag counts up to wrote, so that a run never stops believing
+	// the group is done while its own last records are not yet visible.
+	epochWrote map[tp]int64
+	wrote      map[tp]int64
+
 	sess  session
 	admin *admin // for committed offsets and lag, while the run lasts
 	tasks map[tp]*task
@@ -545,6 +554,15 @@ func (r *runner) flushPending(ctx context.Context) {
 
 func (r *runner) promise(rec *kgo.Record, err error) {
 	if err == nil {
+		if r.subOf[rec.Topic] != nil { // an input of this pipeline
+			r.mu.Lock()
+			if r.epochWrote == nil {
+				r.epochWrote = map[tp]int64{}
+			}
+			k := tp{rec.Topic, rec.Partition}
+			r.epochWrote[k] = max(r.epochWrote[k], rec.Offset+1)
+			r.mu.Unlock()
+		}
 		return
 	}
 	r.mu.Lock()
@@ -591,6 +609,17 @@ func (r *runner) endEpoch(ctx context.Context) error {
 	r.produceErr = nil
 	r.mu.Unlock()
 	committed, err := r.sess.end(ctx, perr == nil)
+	r.mu.Lock()
+	if committed && err == nil {
+		if r.wrote == nil {
+			r.wrote = map[tp]int64{}
+		}
+		for k, off := range r.epochWrote {
+			r.wrote[k] = max(r.wrote[k], off)
+		}
+	}
+	clear(r.epochWrote)
+	r.mu.Unlock()
 	r.cfg.Logger.Debug("kafka: epoch", "committed", committed, "records", r.epoch.records, "tasks", len(touched),
 		"flush", t1.Sub(t0), "end", time.Since(t1))
 	if perr != nil {
@@ -680,7 +709,11 @@ func (r *runner) groupLag(ctx context.Context) (int64, error) {
 		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.At >= 0 {
 			from = c.At
 		}
-		lag += max(o.Offset-from, 0)
+		end := o.Offset
+		r.mu.Lock()
+		end = max(end, r.wrote[tp{o.Topic, o.Partition}]) // written and committed, maybe not yet stable
+		r.mu.Unlock()
+		lag += max(end-from, 0)
 	})
 	return lag, nil
 }
