@@ -37,7 +37,7 @@ func (c *ktKeyChunk) key(i int) ([]byte, int) {
 }
 
 // keyEncoder encodes the keys of a view's chunks through its table's cache. Lock the cache with
-// begin and release it with end.
+// ktView.keyEncoder and release it with end.
 type keyEncoder[K comparable, V any] struct {
 	v      *ktView[K, V]
 	enc    func([]byte, K) []byte
@@ -46,7 +46,7 @@ type keyEncoder[K comparable, V any] struct {
 	curIdx int
 }
 
-// begin locks the view's cache (if the view has one) for an encoding with enc and group.
+// keyEncoder locks the view's cache (if the view has one) for an encoding with enc and group.
 func (v *ktView[K, V]) keyEncoder(enc func([]byte, K) []byte, group func(K) int) *keyEncoder[K, V] {
 	if v.keys != nil {
 		v.keys.mu.Lock()
