@@ -101,27 +101,6 @@ func newKeyTable[K comparable, V any]() keyTable[K, V] {
 		strKey: reflect.TypeOf(&z).Elem().Kind() == reflect.String, keys: &ktKeyCache{}, frozen: new(atomic.Int32), spare: new(sync.Pool)}
 }
 
-// hashAll hashes the keys of a batch into hs; for string keys, it first reads a byte of each
-// key, so that the loads of keys that are not cached overlap.
-func (t *keyTable[K, V]) hashAll(keys func(i int) *K, hs []uint64) {
-	t.touchKeys(keys, len(hs))
-	for i := range hs {
-		hs[i] = t.hash(*keys(i))
-	}
-}
-
-// touchKeys prefetches the bytes of n string keys (nothing for other types).
-func (t *keyTable[K, V]) touchKeys(keys func(i int) *K, n int) {
-	if !t.strKey {
-		return
-	}
-	for i := range n {
-		if s := *(*string)(unsafe.Pointer(keys(i))); len(s) > 0 {
-			prefetch(uintptr(unsafe.Pointer(unsafe.StringData(s))))
-		}
-	}
-}
-
 // touchKey prefetches the bytes of a string key (nothing for other types).
 func (t *keyTable[K, V]) touchKey(k *K) {
 	if s := *(*string)(unsafe.Pointer(k)); t.strKey && len(s) > 0 {
@@ -405,26 +384,6 @@ type cowView[T any] struct{ chunks []*cowChunk[T] }
 
 func (v *cowView[T]) at(i int32) *T { return &v.chunks[i>>ktChunkBits].e[i&(ktChunkLen-1)] }
 
-// touch prefetches the index entries of the hashes, then the entries they point to: prefetches
-// issued in a row overlap their cache misses, where lookups one after the other would each wait
-// for theirs. Callers process the keys right after. It sets cand[i] to the slot whose entry it
-// fetched for hs[i] (the key's slot unless two keys share a tag), or -1.
-func (t *keyTable[K, V]) touch(hs []uint64, cand []int32) {
-	t.touchIdx(hs, cand)
-	for _, s := range cand {
-		if s >= 0 {
-			t.touchEnt(s)
-		}
-	}
-}
-
-// touchIdx prefetches the index entries of the hashes and sets cand as touch does, without
-// fetching the entries.
-func (t *keyTable[K, V]) touchIdx(hs []uint64, cand []int32) {
-	t.touchHomes(hs)
-	t.candidates(hs, cand)
-}
-
 // touchHomes prefetches the index entries where the hashes' probe runs start.
 func (t *keyTable[K, V]) touchHomes(hs []uint64) {
 	for _, h := range hs {
@@ -448,24 +407,6 @@ func (t *keyTable[K, V]) candidate(h uint64) int32 {
 		}
 	}
 	return -1
-}
-
-// candidates sets cand[i] to the slot of the first index entry in the probe run of hs[i] whose
-// tag matches (the key's slot unless two keys share a tag), or -1.
-func (t *keyTable[K, V]) candidates(hs []uint64, cand []int32) {
-	mask := uint64(len(t.idx) - 1)
-	for i, h := range hs {
-		cand[i] = -1
-		tag := ktTag(h)
-		for j, n := h>>t.shift, 0; n < 8; j, n = (j+1)&mask, n+1 { // the probe run, most often 1 entry
-			if e := t.idx[j]; e.tag == tag {
-				cand[i] = e.slot
-				break
-			} else if e.tag == 0 {
-				break
-			}
-		}
-	}
 }
 
 // touchEnt prefetches slot s's entry.

@@ -161,49 +161,71 @@ func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
 	o.collect(ts, r, o.tab.hash(r.Key))
 }
 
-// batchGroup is the number of keys whose state CollectBatch fetches at once: enough to keep the
-// memory system busy, few enough that the first is still cached when its turn comes.
+// batchGroup is the number of keys whose state a group of wakes (fireWakes) or of restored
+// records (RestoreState) fetches at once: enough to keep the memory system busy, few enough that
+// the first is still cached when its turn comes.
 const batchGroup = 32
 
-// CollectBatch is Collect for each record, in order. It first hashes a group of keys and touches
-// their state, so that the group's cache misses overlap instead of following one another. The
-// touches only read: whatever processing changes (a new key, an index rebuild), it finds its
-// state again as Collect does.
+// batchDist is the distance, in records, between the stages of CollectBatch's pipeline: the
+// time a stage's cache line has to arrive before the next stage reads it.
+const batchDist = 8
+
+// CollectBatch is Collect for each record, in order, in a software pipeline of five stages, each
+// batchDist records ahead of the next: touch the key's bytes; hash the key and touch its index
+// entry; read the index entry and touch the key's table entry; read the entry and touch the
+// place a new slice goes (touchNewSlice); process the record. The cache misses of the records
+// in flight overlap instead of following one another, and each line has arrived when its stage
+// reads it. The touches only read: whatever processing changes (a new key, an index rebuild),
+// the record finds its state again as Collect does.
 func (o *SliceWindowOp[K, In, Acc]) CollectBatch(recs []Rec[Keyed[K, In]]) {
-	var hs [batchGroup]uint64
-	var cand [batchGroup]int32
-	for len(recs) > 0 {
-		g := recs[:min(len(recs), batchGroup)]
-		o.tab.hashAll(func(i int) *K { return &g[i].V.Key }, hs[:len(g)])
-		o.tab.touch(hs[:len(g)], cand[:len(g)])
-		o.touchNewSlices(g, cand[:len(g)])
-		for i := range g {
-			if o.sp != nil {
-				o.collectSpill(g[i].TS, g[i].V, hs[i])
-				continue
-			}
-			o.collect(g[i].TS, g[i].V, hs[i])
+	const d, mask = batchDist, 8*batchDist - 1
+	var hs [8 * batchDist]uint64
+	var cand [8 * batchDist]int32
+	n := len(recs)
+	for i := 0; i < n+4*d; i++ {
+		if i < n {
+			o.tab.touchKey(&recs[i].V.Key)
 		}
-		recs = recs[len(g):]
+		if a := i - d; a >= 0 && a < n {
+			hs[a&mask] = o.tab.hash(recs[a].V.Key)
+			o.tab.touchHome(hs[a&mask])
+		}
+		if b := i - 2*d; b >= 0 && b < n {
+			s := o.tab.candidate(hs[b&mask])
+			if cand[b&mask] = s; s >= 0 {
+				o.tab.touchEnt(s)
+			}
+		}
+		if c := i - 3*d; c >= 0 && c < n {
+			if s := cand[c&mask]; s >= 0 {
+				o.touchNewSlice(s, recs[c].TS)
+			}
+		}
+		if e := i - 4*d; e >= 0 {
+			if o.sp != nil {
+				o.collectSpill(recs[e].TS, recs[e].V, hs[e&mask])
+			} else {
+				o.collect(recs[e].TS, recs[e].V, hs[e&mask])
+			}
+		}
 	}
 }
 
-// touchNewSlices prefetches, for the records of a group that start a slice (their key has state
-// but the record is not in its newest slice), the place in the ring where the newest slice will
-// move, and the key's ext state when it has one. The records that update the newest slice, the
-// common case, need nothing beyond their entry.
-func (o *SliceWindowOp[K, In, Acc]) touchNewSlices(g []Rec[Keyed[K, In]], cand []int32) {
-	for i, s := range cand {
-		if s < 0 || o.inNewest(s, g[i].TS) {
-			cand[i] = -1
-			continue
-		}
-		if e := &o.tab.peek(s).val; !e.over {
-			o.ring.touch(s, int(e.nold), int(e.nold)+1)
-		}
+// touchNewSlice prefetches, for a record that starts a slice (its key, in slot s, has state but
+// the record is not in its newest slice), the place in the ring where the newest slice will
+// move, and the key's ext state when it has one. A record that updates the newest slice, the
+// common case, needs nothing beyond its entry.
+func (o *SliceWindowOp[K, In, Acc]) touchNewSlice(s int32, ts int64) {
+	if o.inNewest(s, ts) {
+		return
 	}
-	o.touchExts(cand)
-	o.touchOlder(cand)
+	e := &o.tab.peek(s).val
+	if !e.over {
+		o.ring.touch(s, int(e.nold), int(e.nold)+1)
+	}
+	if e.ext > 0 {
+		o.touchExt(e.ext - 1)
+	}
 }
 
 // inNewest reports whether ts belongs to the newest slice of slot s (read only).
@@ -212,49 +234,33 @@ func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
 	return e.has && ts >= e.newest.start && ts-e.newest.start < o.sl
 }
 
-// touchSlots reads the entries of a group of slots and their older slices in the ring, then
-// their ext state, so that the cache misses of a group of wakes overlap (see CollectBatch). The
-// ring's first lines go with the entry: both addresses come from the slot alone, and a wake of
-// a sliding window reads most of the key's older slices.
-func (o *SliceWindowOp[K, In, Acc]) touchSlots(slots []int32) {
-	first := min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{})))
-	for _, s := range slots {
-		o.tab.touchEnt(s)
-		o.ring.touch(s, 0, first)
-	}
-	for _, s := range slots {
-		if e := &o.tab.peek(s).val; !e.over {
-			o.ring.touch(s, first, int(e.nold))
-		}
-	}
-	o.touchExts(slots)
-	o.touchOlder(slots)
+// touchSlot prefetches a slot's entry and the first lines of its older slices in the ring: both
+// addresses come from the slot alone, and a wake of a sliding window reads most of the key's
+// older slices.
+func (o *SliceWindowOp[K, In, Acc]) touchSlot(s int32) {
+	o.tab.touchEnt(s)
+	o.ring.touch(s, 0, min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{}))))
 }
 
-// touchExts prefetches the ext state of the slots whose entries hold any (slots of -1 are
-// skipped).
-func (o *SliceWindowOp[K, In, Acc]) touchExts(slots []int32) {
-	for _, s := range slots {
-		if s >= 0 {
-			if i := o.tab.peek(s).val.ext; i > 0 {
-				x := o.ext.peek(i - 1)
-				prefetchRange(unsafe.Pointer(x), unsafe.Sizeof(*x))
-			}
-		}
+// touchSlotRest prefetches, once a slot's entry has arrived, the rest of its older slices and
+// its ext state.
+func (o *SliceWindowOp[K, In, Acc]) touchSlotRest(s int32) {
+	e := &o.tab.peek(s).val
+	if !e.over {
+		o.ring.touch(s, min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{}))), int(e.nold))
+	}
+	if e.ext > 0 {
+		o.touchExt(e.ext - 1)
 	}
 }
 
-// touchOlder prefetches the older slices of the slots that keep them in their ext state (the
-// merge of a sliding window's pane reads them all).
-func (o *SliceWindowOp[K, In, Acc]) touchOlder(slots []int32) {
-	for _, s := range slots {
-		if s >= 0 {
-			if i := o.tab.peek(s).val.ext; i > 0 {
-				if older := o.ext.peek(i - 1).older; len(older) > 0 {
-					prefetchRange(unsafe.Pointer(&older[0]), uintptr(len(older))*unsafe.Sizeof(older[0]))
-				}
-			}
-		}
+// touchExt prefetches ext state i and the older slices it holds (the merge of a sliding
+// window's pane reads them all).
+func (o *SliceWindowOp[K, In, Acc]) touchExt(i int32) {
+	x := o.ext.peek(i)
+	prefetchRange(unsafe.Pointer(x), unsafe.Sizeof(*x))
+	if len(x.older) > 0 {
+		prefetchRange(unsafe.Pointer(&x.older[0]), uintptr(len(x.older))*unsafe.Sizeof(x.older[0]))
 	}
 }
 
@@ -465,14 +471,22 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 	o.Late.Watermark(wm)
 }
 
-// fireWakes runs the earliest bucket of slot wakes.
+// fireWakes runs the earliest bucket of slot wakes, in slot order (slotOrder), in a pipeline of
+// three stages batchDist slots apart: touch the entry and the first older slices; read the
+// entry and touch the rest; wake.
 func (o *SliceWindowOp[K, In, Acc]) fireWakes() {
 	t, slots := o.wakes.Pop()
-	for i := 0; i < len(slots); i += batchGroup {
-		g := slots[i:min(len(slots), i+batchGroup)]
-		o.touchSlots(g)
-		for _, s := range g {
-			o.wake(s, t)
+	const d = batchDist
+	n := len(slots)
+	for i := 0; i < n+2*d; i++ {
+		if i < n {
+			o.touchSlot(slots[i])
+		}
+		if a := i - d; a >= 0 && a < n {
+			o.touchSlotRest(slots[a])
+		}
+		if b := i - 2*d; b >= 0 {
+			o.wake(slots[b], t)
 		}
 	}
 	o.wakes.Recycle(slots)

@@ -598,3 +598,44 @@ func TestSliceWindowOpRingOverflow(t *testing.T) {
 		t.Fatalf("%d slices at watermark 35, want 6 (starts 28..38)", n)
 	}
 }
+
+// panicOn666 sums its elements and panics on the value 666 (user code that fails).
+type panicOn666 struct{ sumInts }
+
+func (p panicOn666) Add(v int64, a int64) int64 {
+	if v == 666 {
+		panic("bad value 666")
+	}
+	return a + v
+}
+
+// TestSliceWindowOpLateBornSliceSurvivesRestore: a slice born after its windows ended keeps its
+// birth through a checkpoint. Its first element panics in Add (a dead letter), so the slice
+// exists, empty, but no LATE pane fired; the next element fires the LATE panes of its windows,
+// which never had an ON_TIME pane: their index is 0, restored or not.
+func TestSliceWindowOpLateBornSliceSurvivesRestore(t *testing.T) {
+	spec := window.NewSpec(window.SlidingMillis(10, 5, 0))
+	spec.AllowedLateness = 20
+	script := []step{
+		{isWM: true, ts: 100},
+		{key: "a", ts: 92, v: 666}, // slice [90, 95): windows [85, 95) and [90, 100) are past
+		{restore: true},
+		{key: "a", ts: 93, v: 1},
+		{isWM: true, ts: flow.MaxTime},
+	}
+	want := []emitted{
+		{Step: 3, Key: "a", Start: 85, End: 95, Timing: window.Late, Index: 0, Value: 1},
+		{Step: 3, Key: "a", Start: 90, End: 100, Timing: window.Late, Index: 0, Value: 1},
+	}
+	for _, checkpoints := range []bool{false, true} {
+		got, _ := run(func(rec recorder) windowOperator {
+			s := &flow.SliceWindowOp[string, int64, int64]{Name: "sliced", T: flow.NewTask("t", 0, 1), Spec: spec,
+				Agg: panicOn666{}, Fire: rec.fire, Out: flow.Discard[int64]{}, Late: lateRecorder{recorder: rec}, State: testCodecs}
+			s.Init()
+			return s
+		}, script, checkpoints)
+		if !slices.Equal(got, want) {
+			t.Fatalf("checkpoints %v: got %+v, want %+v", checkpoints, got, want)
+		}
+	}
+}
