@@ -164,9 +164,7 @@ type rollStage[K comparable, In any] struct {
 
 // unstage moves a staging area's elements into the pending queue.
 func (o *RollingOp[K, In, V]) unstage(st *rollStage[K, In]) {
-	for _, r := range st.recs {
-		o.pending.Add(st.b, r)
-	}
+	o.pending.AddAll(st.b, st.recs)
 	clear(st.recs)
 	st.recs = st.recs[:0]
 }

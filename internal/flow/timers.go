@@ -44,6 +44,17 @@ func (q *TimerQueue[K]) Add(t int64, k K) {
 	b.keys = append(b.keys, k)
 }
 
+// AddAll schedules every key of ks at time t: Add for each, with one bucket lookup.
+func (q *TimerQueue[K]) AddAll(t int64, ks []K) {
+	if len(ks) == 0 {
+		return
+	}
+	q.Add(t, ks[0])
+	b := &q.bkts[q.lastB] // Add made the bucket of t the last one
+	b.keys = append(b.keys, ks[1:]...)
+	q.n += len(ks) - 1
+}
+
 func (q *TimerQueue[K]) newBucket(t int64) int32 {
 	var i int32
 	if n := len(q.idle); n > 0 {
