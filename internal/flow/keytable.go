@@ -30,7 +30,8 @@ type keyTable[K comparable, V any] struct {
 	used   int   // index entries not empty: live and tombstones
 	n      int   // live keys
 	chunks []*ktChunk[K, V]
-	slots  int32 // slots handed out (the high-water mark)
+	cep    []uint32 // the epoch of each chunk, beside the chunks (see ktChunk.ent)
+	slots  int32    // slots handed out (the high-water mark)
 	free   []int32
 	epoch  uint32
 	hash   func(K) uint64
@@ -59,11 +60,20 @@ type ktIdx struct {
 }
 
 // ktChunk is a chunk of entries. The entries come first: a chunk is a large allocation, which
-// starts on a page, so entries of 64 bytes each sit in one cache line.
+// starts on a page, so entries of 64 bytes each sit in one cache line. Its epoch is kept in
+// keyTable.cep, not here: see ent.
 type ktChunk[K comparable, V any] struct {
-	e     [ktChunkLen]ktEnt[K, V]
-	epoch uint32
-	kgen  uint64 // the table's kver when a key of the chunk last changed
+	e    [ktChunkLen]ktEnt[K, V]
+	kgen uint64 // the table's kver when a key of the chunk last changed
+}
+
+// ent returns entry i&(ktChunkLen-1) of the chunk. It computes the address without reading the
+// chunk: chunks are large allocations that start on a page, so the first (and the last) lines
+// of all chunks fall in a few cache sets and evict one another, and a read of one of them
+// (the nil check that &c.e[i] compiles to, or an epoch field) would miss the caches on nearly
+// every access.
+func (c *ktChunk[K, V]) ent(i int32) *ktEnt[K, V] {
+	return (*ktEnt[K, V])(unsafe.Add(unsafe.Pointer(c), uintptr(i&(ktChunkLen-1))*unsafe.Sizeof(ktEnt[K, V]{})))
 }
 
 type ktEnt[K comparable, V any] struct {
@@ -117,7 +127,7 @@ func (t *keyTable[K, V]) find(h uint64, k K) (int32, bool) {
 	tag := ktTag(h)
 	for i := h >> t.shift; ; i = (i + 1) & mask {
 		x := t.idx[i]
-		if x.tag == tag && t.chunks[x.slot>>ktChunkBits].e[x.slot&(ktChunkLen-1)].key == k {
+		if x.tag == tag && t.chunks[x.slot>>ktChunkBits].ent(x.slot).key == k {
 			return x.slot, true
 		}
 		if x.tag == 0 {
@@ -138,7 +148,8 @@ func (t *keyTable[K, V]) add(h uint64, k K) int32 {
 	} else {
 		s = t.slots
 		if int(s>>ktChunkBits) == len(t.chunks) {
-			t.chunks = append(t.chunks, &ktChunk[K, V]{epoch: t.epoch})
+			t.chunks = append(t.chunks, &ktChunk[K, V]{})
+			t.cep = append(t.cep, t.epoch)
 		}
 		t.slots++
 	}
@@ -228,11 +239,11 @@ func (t *keyTable[K, V]) keyChanged(s int32) {
 // at returns slot s's entry for reading and writing: a chunk frozen by a snapshot is copied
 // first.
 func (t *keyTable[K, V]) at(s int32) *ktEnt[K, V] {
-	c := t.chunks[s>>ktChunkBits]
-	if c.epoch != t.epoch {
-		c = t.thaw(s >> ktChunkBits)
+	ci := s >> ktChunkBits
+	if t.cep[ci] != t.epoch {
+		return t.thaw(ci).ent(s)
 	}
-	return &c.e[s&(ktChunkLen-1)]
+	return t.chunks[ci].ent(s)
 }
 
 // thaw replaces frozen chunk ci by a copy for writing. The copy goes into a spare chunk when
@@ -251,8 +262,8 @@ func (t *keyTable[K, V]) thaw(ci int32) *ktChunk[K, V] {
 	}
 	old := t.chunks[ci]
 	*c = *old
-	c.epoch = t.epoch
 	t.chunks[ci] = c
+	t.cep[ci] = t.epoch
 	if t.frozen != nil {
 		t.retired = append(t.retired, old)
 	}
@@ -321,7 +332,7 @@ func (v *ktView[K, V]) release() {
 }
 
 func (v *ktView[K, V]) at(s int32) *ktEnt[K, V] {
-	return &v.chunks[s>>ktChunkBits].e[s&(ktChunkLen-1)]
+	return v.chunks[s>>ktChunkBits].ent(s)
 }
 
 // cowArray is a growable array in never-moving chunks with the same copy-on-write freezing as
@@ -414,7 +425,7 @@ func (t *keyTable[K, V]) touchEnt(s int32) { prefetch(uintptr(unsafe.Pointer(t.p
 
 // peek returns slot s's entry for reading only (it may belong to a frozen chunk).
 func (t *keyTable[K, V]) peek(s int32) *ktEnt[K, V] {
-	return &t.chunks[s>>ktChunkBits].e[s&(ktChunkLen-1)]
+	return t.chunks[s>>ktChunkBits].ent(s)
 }
 
 // prefetchRange prefetches every cache line of the n bytes at p (n > 0).
