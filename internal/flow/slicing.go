@@ -234,20 +234,15 @@ func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
 	return e.has && ts >= e.newest.start && ts-e.newest.start < o.sl
 }
 
-// touchSlot prefetches a slot's entry and the first lines of its older slices in the ring: both
-// addresses come from the slot alone, and a wake of a sliding window reads most of the key's
-// older slices.
-func (o *SliceWindowOp[K, In, Acc]) touchSlot(s int32) {
-	o.tab.touchEnt(s)
-	o.ring.touch(s, 0, min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{}))))
-}
+// touchSlot prefetches a slot's entry (the first stage of a wake).
+func (o *SliceWindowOp[K, In, Acc]) touchSlot(s int32) { o.tab.touchEnt(s) }
 
-// touchSlotRest prefetches, once a slot's entry has arrived, the rest of its older slices and
-// its ext state.
+// touchSlotRest prefetches, once a slot's entry has arrived, its older slices, exactly those the
+// entry counts, and its ext state.
 func (o *SliceWindowOp[K, In, Acc]) touchSlotRest(s int32) {
 	e := &o.tab.peek(s).val
 	if !e.over {
-		o.ring.touch(s, min(o.ring.c, 256/int(unsafe.Sizeof(swSlice[Acc]{}))), int(e.nold))
+		o.ring.touch(s, 0, int(e.nold))
 	}
 	if e.ext > 0 {
 		o.touchExt(e.ext - 1)
@@ -471,9 +466,9 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 	o.Late.Watermark(wm)
 }
 
-// fireWakes runs the earliest bucket of slot wakes, in slot order (slotOrder), in a pipeline of
-// three stages batchDist slots apart: touch the entry and the first older slices; read the
-// entry and touch the rest; wake.
+// fireWakes runs the earliest bucket of slot wakes in a pipeline of three stages batchDist
+// slots apart: touch the entry; read the entry and touch the older slices and the ext state;
+// wake.
 func (o *SliceWindowOp[K, In, Acc]) fireWakes() {
 	t, slots := o.wakes.Pop()
 	const d = batchDist
