@@ -266,6 +266,7 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 		}
 	}()
 	slot, ok := o.tab.find(h, r.Key)
+	start, last, next := int64(0), int64(0), false
 	if ok {
 		if e := o.entry(slot); e.has {
 			s := &e.newest
@@ -280,10 +281,20 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 				}
 				return
 			}
+			// The slice after the newest, the next most common case, without a division: its
+			// last window is the newest's, or the one after when the slice starts a window.
+			if d := ts - s.start - o.sl; d >= 0 && d < o.sl {
+				start, last, next = s.start+o.sl, s.last, true
+				if start >= s.last-o.size+o.slide {
+					last += o.slide
+				}
+			}
 		}
 	}
-	start := ts - floorMod(ts-o.offset, o.sl)
-	last := o.lastEnd(start)
+	if !next {
+		start = ts - floorMod(ts-o.offset, o.sl)
+		last = o.lastEnd(start)
+	}
 	if o.Spec.IsLate(o.win(last), o.WM) {
 		o.late(ts, r, last)
 		return
@@ -347,6 +358,9 @@ func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (s
 // armNewSlice makes sure the key wakes for the first window of a new slice that is still to fire
 // on time, or, when every window of the slice is already past, before its state could leak.
 func (o *SliceWindowOp[K, In, Acc]) armNewSlice(slot int32, start, last int64) {
+	if ent := o.entry(slot); ent.armed && ent.wake <= start+o.sl-1 {
+		return // the armed wake comes first: the slice's windows end at start+sl-1 or later
+	}
 	e := o.firstEnd(start)
 	if e-1 <= o.WM { // the first windows are past: the first end after the watermark
 		x := o.WM + 2
