@@ -513,7 +513,8 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		o.sp.Dirty(slot)
 	}
 	ss := o.slices(slot) // Fire runs downstream operators only: the view stays valid
-	if t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 {
+	end := t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 // a window ends at t+1
+	if end {
 		o.fireSlices(ss, slot, t+1, window.OnTime, nil)
 	}
 	if ks := ss.x; ks != nil && len(ks.late) > 0 {
@@ -541,21 +542,30 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		o.release(slot)
 		return
 	}
-	o.arm(slot, o.nextWake(ss, t))
+	o.arm(slot, o.nextWake(ss, t, end))
 }
 
 // nextWake is the earliest of: the end-1 of the next window after t that holds a slice, the
 // cleanup of a window holding back a LATE pane, and, when no window is left to fire on time, the
-// time when every slice may be purged.
-func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64) int64 {
+// time when every slice may be purged. end tells that a window ended at t+1: the next one ends a
+// slide later.
+func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64, end bool) int64 {
 	next := MaxTime
 	onTime := false
 	if t < MaxTime-1 {
-		x := t + 2
-		e0 := x + floorMod(o.offset+o.size-x, o.slide) // the first window end after t+1
+		var e0 int64 // the first window end after t+1
+		if end && t < MaxTime-1-o.slide {
+			e0 = t + 1 + o.slide
+		} else {
+			x := t + 2
+			e0 = x + floorMod(o.offset+o.size-x, o.slide)
+		}
 		for i, n := 0, ss.len(); i < n; i++ {
 			if s := ss.at(i); s.start >= e0-o.size {
-				next, onTime = max(e0, o.firstEnd(s.start))-1, true
+				next, onTime = e0-1, true // the window ending at e0 holds the slice
+				if s.start >= e0 {
+					next = o.firstEnd(s.start) - 1
+				}
 				break
 			}
 		}
