@@ -147,7 +147,8 @@ func (o *SliceWindowOp[K, In, Acc]) Keys() int { return o.tab.len() }
 // Slices is the number of slices held over all keys (for tests and metrics).
 func (o *SliceWindowOp[K, In, Acc]) Slices() int {
 	n := 0
-	o.tab.each(func(s int32) { n += o.slices(s).len() })
+	var ss swSlices[Acc]
+	o.tab.each(func(s int32) { o.slices(s, &ss); n += ss.len() })
 	return n
 }
 
@@ -302,7 +303,8 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 	if !ok {
 		slot = o.tab.add(h, r.Key)
 	}
-	ss, i, isNew := o.sliceIndex(slot, start, last)
+	var ss swSlices[Acc]
+	i, isNew := o.sliceIndex(slot, start, last, &ss)
 	if isNew {
 		o.armNewSlice(slot, start, last) // before Add: a panicking Add must not leak the slice
 	}
@@ -339,20 +341,20 @@ func (o *SliceWindowOp[K, In, Acc]) late(ts int64, r Keyed[K, In], last int64) {
 		Reason: fmt.Sprintf("too late: window %v closed at watermark %d (allowed lateness %dms)", w, o.WM, o.Spec.AllowedLateness)})
 }
 
-// sliceIndex finds or inserts, in start order, the slice starting at start, and returns the
-// key's slices with its index.
-func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64) (swSlices[Acc], int, bool) {
-	ss := o.slices(slot)
+// sliceIndex finds or inserts, in start order, the slice starting at start: it sets ss to the
+// key's slices and returns the slice's index, and whether it is new.
+func (o *SliceWindowOp[K, In, Acc]) sliceIndex(slot int32, start, last int64, ss *swSlices[Acc]) (int, bool) {
+	o.slices(slot, ss)
 	n := ss.len()
 	i := n
 	for i > 0 && ss.at(i-1).start >= start {
 		i--
 	}
 	if i < n && ss.at(i).start == start {
-		return ss, i, false
+		return i, false
 	}
-	o.insert(&ss, i, swSlice[Acc]{start: start, last: last, born: o.WM, acc: o.Agg.CreateAccumulator()})
-	return ss, i, true
+	o.insert(ss, i, swSlice[Acc]{start: start, last: last, born: o.WM, acc: o.Agg.CreateAccumulator()})
+	return i, true
 }
 
 // armNewSlice makes sure the key wakes for the first window of a new slice that is still to fire
@@ -414,7 +416,8 @@ func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
 		}
 	}
 	lw := swLate{end: end}
-	ss := o.slices(slot)
+	var ss swSlices[Acc]
+	o.slices(slot, &ss)
 	for i, n := 0, ss.len(); i < n; i++ {
 		s := ss.at(i)
 		if s.start >= end {
@@ -431,11 +434,13 @@ func (o *SliceWindowOp[K, In, Acc]) lateIndex(slot int32, end int64) int {
 
 // firePane emits the window ending at end, merged from its slices, if it holds any.
 func (o *SliceWindowOp[K, In, Acc]) firePane(slot int32, end int64, t window.Timing, lw *swLate) {
-	o.fireSlices(o.slices(slot), slot, end, t, lw)
+	var ss swSlices[Acc]
+	o.slices(slot, &ss)
+	o.fireSlices(&ss, slot, end, t, lw)
 }
 
 // fireSlices is firePane with the key's slices at hand.
-func (o *SliceWindowOp[K, In, Acc]) fireSlices(ss swSlices[Acc], slot int32, end int64, t window.Timing, lw *swLate) {
+func (o *SliceWindowOp[K, In, Acc]) fireSlices(ss *swSlices[Acc], slot int32, end int64, t window.Timing, lw *swLate) {
 	start := end - o.size
 	var acc Acc
 	found := false
@@ -512,17 +517,18 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 	if o.sp != nil {
 		o.sp.Dirty(slot)
 	}
-	ss := o.slices(slot) // Fire runs downstream operators only: the view stays valid
+	var ss swSlices[Acc] // Fire runs downstream operators only: the view stays valid
+	o.slices(slot, &ss)
 	end := t < MaxTime && floorMod(t+1-o.offset-o.size, o.slide) == 0 // a window ends at t+1
 	if end {
-		o.fireSlices(ss, slot, t+1, window.OnTime, nil)
+		o.fireSlices(&ss, slot, t+1, window.OnTime, nil)
 	}
 	if ks := ss.x; ks != nil && len(ks.late) > 0 {
 		kept := ks.late[:0]
 		for _, lw := range ks.late {
 			if o.cleanup(lw.end) <= t {
 				if lw.lateCount > 0 {
-					o.fireSlices(ss, slot, lw.end, window.Late, &lw)
+					o.fireSlices(&ss, slot, lw.end, window.Late, &lw)
 				}
 				continue
 			}
@@ -542,14 +548,14 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		o.release(slot)
 		return
 	}
-	o.arm(slot, o.nextWake(ss, t, end))
+	o.arm(slot, o.nextWake(&ss, t, end))
 }
 
 // nextWake is the earliest of: the end-1 of the next window after t that holds a slice, the
 // cleanup of a window holding back a LATE pane, and, when no window is left to fire on time, the
 // time when every slice may be purged. end tells that a window ended at t+1: the next one ends a
 // slide later.
-func (o *SliceWindowOp[K, In, Acc]) nextWake(ss swSlices[Acc], t int64, end bool) int64 {
+func (o *SliceWindowOp[K, In, Acc]) nextWake(ss *swSlices[Acc], t int64, end bool) int64 {
 	next := MaxTime
 	onTime := false
 	if t < MaxTime-1 {
@@ -715,7 +721,7 @@ func (o *SliceWindowOp[K, In, Acc]) encode(tv ktView[K, swEnt[Acc]], xv cowView[
 		ss := swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}
 		var kg int
 		rec, kg = ke.appendKey(append(rec[:0], formatSlicedWindow), slot)
-		rec = o.appendKeyBody(rec, ss)
+		rec = o.appendKeyBody(rec, &ss)
 		w.Put(kg, rec)
 	}
 	return nil
@@ -728,7 +734,7 @@ func (o *SliceWindowOp[K, In, Acc]) keyGroup(k K) int {
 
 // appendKeyBody appends a key's record after its key: its armed wake, its slices and the pane
 // state of its windows that received late elements. x is nil when the key has no ext.
-func (o *SliceWindowOp[K, In, Acc]) appendKeyBody(rec []byte, ss swSlices[Acc]) []byte {
+func (o *SliceWindowOp[K, In, Acc]) appendKeyBody(rec []byte, ss *swSlices[Acc]) []byte {
 	e, x := ss.e, ss.x
 	rec = binary.AppendVarint(rec, e.wake)
 	rec = binary.AppendUvarint(rec, uint64(ss.len()))
@@ -839,7 +845,8 @@ func (o *SliceWindowOp[K, In, Acc]) decodeKeyBody(slot int32, rest []byte) (int6
 	d := decoder{b: rest}
 	wake := d.varint()
 	ns := d.uvarint()
-	ss := o.slices(slot)
+	var ss swSlices[Acc]
+	o.slices(slot, &ss)
 	for i := uint64(0); i < ns && d.err == nil; i++ {
 		s := swSlice[Acc]{start: d.varint(), born: d.varint()}
 		if d.err == nil {

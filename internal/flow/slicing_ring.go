@@ -109,18 +109,20 @@ type swSlices[Acc any] struct {
 	older  []swSlice[Acc] // in region, or in x.older when e.over
 }
 
-func (o *SliceWindowOp[K, In, Acc]) slices(slot int32) swSlices[Acc] {
+// slices sets s to the slices of the key in slot, ready for writing. A view is filled in place
+// and passed by pointer: copies of it, written and read back at once, would stall on store
+// forwarding.
+func (o *SliceWindowOp[K, In, Acc]) slices(slot int32, s *swSlices[Acc]) {
 	e := o.entry(slot)
-	s := swSlices[Acc]{e: e, x: o.extOf(e, false), region: o.ring.at(slot)}
+	s.e, s.x, s.region = e, o.extOf(e, false), o.ring.at(slot)
 	if e.over {
 		s.older = s.x.older
 	} else {
 		s.older = s.region[:e.nold]
 	}
-	return s
 }
 
-func (s swSlices[Acc]) len() int {
+func (s *swSlices[Acc]) len() int {
 	if !s.e.has {
 		return 0
 	}
@@ -128,7 +130,7 @@ func (s swSlices[Acc]) len() int {
 }
 
 // at returns the i-th slice in start order.
-func (s swSlices[Acc]) at(i int) *swSlice[Acc] {
+func (s *swSlices[Acc]) at(i int) *swSlice[Acc] {
 	if i == len(s.older) {
 		return &s.e.newest
 	}

@@ -229,7 +229,7 @@ func (o *SliceWindowOp[K, In, Acc]) AppendKeyState(dst []byte, slot int32) (_ []
 		x = o.ext.peek(e.ext - 1)
 	}
 	rv := o.ring.view()
-	return o.appendKeyBody(dst, swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}), false
+	return o.appendKeyBody(dst, &swSlices[Acc]{e: e, x: x, older: rv.older(slot, e, x)}), false
 }
 
 // LoadKeyState rebuilds k's slices and late panes from body (written by AppendKeyState) into a
