@@ -48,6 +48,7 @@ type SliceWindowOp[K comparable, In, Acc any] struct {
 	State StateCodecs[K, Acc]
 
 	size, slide, offset, sl int64 // window size, slide, offset and slice length, in ms
+	lateness                int64 // Spec.AllowedLateness (see isLate)
 
 	tab   keyTable[K, swEnt[Acc]] // key → slot, with the key's newest slice inline
 	ring  swRing[Acc]             // the older slices of the keys, at a place fixed by the slot
@@ -138,6 +139,7 @@ func (o *SliceWindowOp[K, In, Acc]) Init() {
 	o.tab = newKeyTable[K, swEnt[Acc]]()
 	a := o.Spec.Assigner
 	o.size, o.slide, o.offset, o.sl = a.Size(), a.Slide(), a.Offset(), a.SliceLen()
+	o.lateness = o.Spec.AllowedLateness
 	o.ring = swRing[Acc]{c: swRingCap[Acc](o.size, o.slide, o.sl, o.Spec.AllowedLateness)}
 }
 
@@ -272,7 +274,7 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 		if e := o.entry(slot); e.has {
 			s := &e.newest
 			if ts >= s.start && ts-s.start < o.sl { // the newest slice: the common case
-				if o.Spec.IsLate(o.win(s.last), o.WM) {
+				if o.isLate(s.last) {
 					o.late(ts, r, s.last)
 					return
 				}
@@ -296,7 +298,7 @@ func (o *SliceWindowOp[K, In, Acc]) collect(ts int64, r Keyed[K, In], h uint64) 
 		start = ts - floorMod(ts-o.offset, o.sl)
 		last = o.lastEnd(start)
 	}
-	if o.Spec.IsLate(o.win(last), o.WM) {
+	if o.isLate(last) {
 		o.late(ts, r, last)
 		return
 	}
@@ -331,8 +333,22 @@ func (o *SliceWindowOp[K, In, Acc]) firstEnd(start int64) int64 {
 	return x + floorMod(o.offset-x, o.slide) + o.size
 }
 
+// isLate is Spec.IsLate for the window ending at end at the current watermark. It and cleanup
+// read the lateness from the operator: the hot paths would otherwise copy the whole Spec (a
+// value receiver) for every call, and read it back before the copy settled (a store-forwarding
+// stall).
+func (o *SliceWindowOp[K, In, Acc]) isLate(end int64) bool {
+	return end-1+o.lateness <= o.WM && o.WM != MinTime
+}
+
 // cleanup is the watermark at which the window ending at end is purged (Spec.CleanupTime).
-func (o *SliceWindowOp[K, In, Acc]) cleanup(end int64) int64 { return o.Spec.CleanupTime(o.win(end)) }
+func (o *SliceWindowOp[K, In, Acc]) cleanup(end int64) int64 {
+	t := end - 1 + o.lateness
+	if t < end-1 {
+		return MaxTime
+	}
+	return t
+}
 
 func (o *SliceWindowOp[K, In, Acc]) late(ts int64, r Keyed[K, In], last int64) {
 	w := o.win(last)
@@ -391,7 +407,7 @@ func (o *SliceWindowOp[K, In, Acc]) arm(slot int32, t int64) {
 // LateEveryCount of them.
 func (o *SliceWindowOp[K, In, Acc]) fireLate(slot int32, start, last int64) {
 	for e := o.firstEnd(start); e <= last && e-1 <= o.WM; e += o.slide {
-		if o.Spec.IsLate(o.win(e), o.WM) {
+		if o.isLate(e) {
 			continue
 		}
 		j := o.lateIndex(slot, e)
