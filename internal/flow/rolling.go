@@ -289,11 +289,7 @@ func (o *RollingOp[K, In, V]) Watermark(wm int64) {
 	o.batch = batch[:0]
 	for o.expiry.Len() > 0 && o.expiry.Next() <= wm {
 		t, slots := o.expiry.Pop()
-		for _, s := range slots {
-			if o.spill == nil || o.spill.armed(s, t) {
-				o.expire(s, wm)
-			}
-		}
+		o.expireAll(slots, t, wm)
 		o.expiry.Recycle(slots)
 	}
 	if o.spill != nil {
@@ -424,6 +420,34 @@ func expiryGrain(rng int64) int64 {
 		g *= 2
 	}
 	return g
+}
+
+// expireAll runs the expiry timers of slots, set at t, in a pipeline of three stages
+// resolveDist slots apart (as processSorted): touch the slot's state; touch its buffer, whose
+// newest element expire reads; expire.
+func (o *RollingOp[K, In, V]) expireAll(slots []int32, t, wm int64) {
+	pf, _ := o.Store.(rollToucher)
+	if pf == nil || o.spill != nil {
+		for _, s := range slots {
+			if o.spill == nil || o.spill.armed(s, t) {
+				o.expire(s, wm)
+			}
+		}
+		return
+	}
+	const d = resolveDist
+	n := len(slots)
+	for i := 0; i < n+2*d; i++ {
+		if i < n {
+			pf.touchState(slots[i])
+		}
+		if a := i - d; a >= 0 && a < n {
+			pf.touchBuf(slots[a])
+		}
+		if b := i - 2*d; b >= 0 {
+			o.expire(slots[b], wm)
+		}
+	}
 }
 
 // expire releases the slot if the watermark is a range past its newest element, and otherwise
