@@ -530,6 +530,10 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		return // stale: superseded by an earlier wake, or the slot was released
 	}
 	e.armed = false
+	if !e.has { // idle since the last wake (see below): the key did not come back
+		o.release(slot)
+		return
+	}
 	if o.sp != nil {
 		o.sp.Dirty(slot)
 	}
@@ -561,6 +565,13 @@ func (o *SliceWindowOp[K, In, Acc]) wake(slot int32, t int64) {
 		ss.dropFront(n)
 	}
 	if !ss.e.has {
+		if o.sp == nil && t < MaxTime-o.slide {
+			// The key keeps its slot, idle, for one more slide: a key that comes back, as most
+			// keys of a tumbling window do in the next window, finds its slot again instead of
+			// leaving the table and entering it anew.
+			o.arm(slot, t+o.slide)
+			return
+		}
 		o.release(slot)
 		return
 	}

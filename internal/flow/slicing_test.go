@@ -409,7 +409,8 @@ func TestSliceWindowOpChainsTimers(t *testing.T) {
 
 // TestSliceWindowOpPurgesWithLateness checks that slices live exactly as long as allowed lateness
 // requires: a late element within lateness re-fires every window it is late for, then the state
-// is purged once the watermark passes the last window's end-1+lateness.
+// is purged once the watermark passes the last window's end-1+lateness, and the key, idle, leaves
+// the table a slide later.
 func TestSliceWindowOpPurgesWithLateness(t *testing.T) {
 	type pane struct {
 		w window.Window
@@ -442,8 +443,12 @@ func TestSliceWindowOpPurgesWithLateness(t *testing.T) {
 		t.Fatalf("%d elements went to Late, want 0", op.T.Counters.Late.Load())
 	}
 	op.Watermark(24)
-	if op.Keys() != 0 || op.Slices() != 0 {
-		t.Fatalf("after the last cleanup: %d keys, %d slices, want none", op.Keys(), op.Slices())
+	if op.Keys() != 1 || op.Slices() != 0 {
+		t.Fatalf("after the last cleanup: %d keys, %d slices, want the key idle, without slices", op.Keys(), op.Slices())
+	}
+	op.Watermark(29) // a slide later: the key did not come back
+	if op.Keys() != 0 || op.Timers() != 0 {
+		t.Fatalf("a slide after the last cleanup: %d keys, %d wakes, want none", op.Keys(), op.Timers())
 	}
 	op.Collect(7, flow.Keyed[string, int64]{Key: "k", Value: 1}) // [0,10) and [5,15) are gone
 	if op.T.Counters.Late.Load() != 1 {
