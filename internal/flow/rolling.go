@@ -133,21 +133,27 @@ func (o *RollingOp[K, In, V]) Collect(ts int64, r Keyed[K, In]) {
 		o.late(ts, r)
 		return
 	}
-	o.queue(rollRec[K, In]{ts: ts, key: r.Key, v: r.Value})
+	o.queue(ts, r.Key, r.Value)
 }
 
 // queue puts a pending element in its bucket, or in near if the watermark reached its bucket.
-func (o *RollingOp[K, In, V]) queue(r rollRec[K, In]) {
-	if b := r.ts >> rollShift; b > o.WM>>rollShift || o.WM == MinTime {
+// The element is written in place, field by field: a record built on the stack and copied into
+// the slice would be read back before its stores settled (a store-forwarding stall).
+func (o *RollingOp[K, In, V]) queue(ts int64, k K, v In) {
+	var dst *[]rollRec[K, In]
+	if b := ts >> rollShift; b > o.WM>>rollShift || o.WM == MinTime {
 		st := &o.stage[b&(rollStages-1)]
 		if len(st.recs) > 0 && st.b != b {
 			o.unstage(st)
 		}
 		st.b = b
-		st.recs = append(st.recs, r)
+		dst = &st.recs
 	} else {
-		o.near = append(o.near, r)
+		dst = &o.near
 	}
+	*dst = append(*dst, rollRec[K, In]{})
+	r := &(*dst)[len(*dst)-1]
+	r.ts, r.key, r.v = ts, k, v
 }
 
 // rollStages is the number of staging areas in front of the pending queue. Elements arrive for
@@ -898,7 +904,7 @@ func (o *RollingOp[K, In, V]) restoreRecords(r *StateReader) error {
 			if err != nil {
 				return fmt.Errorf("%w: pending element: %v", ErrCorruptState, err)
 			}
-			o.queue(rollRec[K, In]{ts: ts, key: k, v: v})
+			o.queue(ts, k, v)
 		default:
 			return fmt.Errorf("%w: rolling record kind %d", ErrCorruptState, kind)
 		}
