@@ -25,7 +25,9 @@ import (
 // previous wake has run, so registrations cost O(1) per slice and per fired window, never
 // size/slide per element; timers hold slot numbers, not keys. A wake fires the window ending there,
 // flushes late panes held back by LateEveryCount, purges the slices no live window needs any more
-// (lazily: purging is invisible), and schedules the next wake.
+// (lazily: purging is invisible), and schedules the next wake. A key left without slices keeps its
+// slot, idle, for one more slide, so that a key that comes back does not leave the table and
+// enter it again; a wake of an idle key releases it.
 //
 // Lateness is decided per window, as in WindowOp: an element late for some of its windows updates
 // its slice and re-fires the windows that are past their end but within allowed lateness as LATE
