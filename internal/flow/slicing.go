@@ -166,9 +166,9 @@ func (o *SliceWindowOp[K, In, Acc]) Collect(ts int64, r Keyed[K, In]) {
 	o.collect(ts, r, o.tab.hash(r.Key))
 }
 
-// batchGroup is the number of keys whose state a group of wakes (fireWakes) or of restored
-// records (RestoreState) fetches at once: enough to keep the memory system busy, few enough that
-// the first is still cached when its turn comes.
+// batchGroup is the number of restored records whose index entries RestoreState fetches at
+// once: enough to keep the memory system busy, few enough that the first is still cached when its
+// turn comes.
 const batchGroup = 32
 
 // batchDist is the distance, in records, between the stages of CollectBatch's pipeline: the
