@@ -441,19 +441,7 @@ func (o *RollingOp[K, In, V]) expireAll(slots []int32, t, wm int64) {
 		}
 		return
 	}
-	const d = resolveDist
-	n := len(slots)
-	for i := 0; i < n+2*d; i++ {
-		if i < n {
-			pf.touchState(slots[i])
-		}
-		if a := i - d; a >= 0 && a < n {
-			pf.touchBuf(slots[a])
-		}
-		if b := i - 2*d; b >= 0 {
-			o.expire(slots[b], wm)
-		}
-	}
+	pipeline3(slots, resolveDist, pf.touchState, pf.touchBuf, func(s int32) { o.expire(s, wm) })
 }
 
 // expire releases the slot if the watermark is a range past its newest element, and otherwise

@@ -239,6 +239,24 @@ func (o *SliceWindowOp[K, In, Acc]) inNewest(s int32, ts int64) bool {
 	return e.has && ts >= e.newest.start && ts-e.newest.start < o.sl
 }
 
+// pipeline3 runs three stages over slots, d slots apart: first for slot i, second for slot i-d,
+// last for slot i-2d, so that the lines first and second prefetch have arrived when the next
+// stage reads them. It is small enough to inline, and its stages with it.
+func pipeline3(slots []int32, d int, first, second, last func(int32)) {
+	n := len(slots)
+	for i := 0; i < n+2*d; i++ {
+		if i < n {
+			first(slots[i])
+		}
+		if a := i - d; a >= 0 && a < n {
+			second(slots[a])
+		}
+		if b := i - 2*d; b >= 0 {
+			last(slots[b])
+		}
+	}
+}
+
 // touchSlot prefetches a slot's entry (the first stage of a wake).
 func (o *SliceWindowOp[K, In, Acc]) touchSlot(s int32) { o.tab.touchEnt(s) }
 
@@ -508,19 +526,7 @@ func (o *SliceWindowOp[K, In, Acc]) Watermark(wm int64) {
 // wake.
 func (o *SliceWindowOp[K, In, Acc]) fireWakes() {
 	t, slots := o.wakes.Pop()
-	const d = batchDist
-	n := len(slots)
-	for i := 0; i < n+2*d; i++ {
-		if i < n {
-			o.touchSlot(slots[i])
-		}
-		if a := i - d; a >= 0 && a < n {
-			o.touchSlotRest(slots[a])
-		}
-		if b := i - 2*d; b >= 0 {
-			o.wake(slots[b], t)
-		}
-	}
+	pipeline3(slots, batchDist, o.touchSlot, o.touchSlotRest, func(s int32) { o.wake(s, t) })
 	o.wakes.Recycle(slots)
 }
 
