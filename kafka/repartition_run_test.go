@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,11 @@ func TestRunRepartitionExactlyOnce(t *testing.T) {
 	produceClicks(t, ctx, broker, in, cs[:15_000], false)
 	want := perUser(cs)
 	logs := &restoreCounter{}
+	defer func() {
+		if t.Failed() {
+			t.Logf("the runs' log:\n%s", logs.text())
+		}
+	}()
 
 	var (
 		mu    sync.Mutex
@@ -84,11 +90,13 @@ func TestRunRepartitionExactlyOnce(t *testing.T) {
 	)
 	waitCtx, failed := context.WithCancel(ctx) // the wait below ends early if a run fails
 	defer failed()
+	var runs atomic.Int64
 	run := func(ctx context.Context) {
 		defer wg.Done()
+		n := runs.Add(1)
 		cfg := config(broker, app)
 		cfg.StateDir = t.TempDir()
-		cfg.Logger = slog.New(logs)
+		cfg.Logger = slog.New(logs).With("run", n)
 		st, err := kafka.Run(ctx, perUserPipeline(in, out), cfg)
 		if err != nil {
 			failed()
@@ -114,6 +122,9 @@ func TestRunRepartitionExactlyOnce(t *testing.T) {
 	wg.Add(1)
 	go run(ctx)
 	wg.Wait()
+	if open, err := kafkatest.OngoingTransactions(ctx, broker, app+"-"); err != nil || len(open) > 0 {
+		t.Errorf("transactions left open by the runs that returned: %v (%v)", open, err)
+	}
 	var repart, records int64
 	for i, err := range errs {
 		if err != nil {
@@ -134,18 +145,50 @@ func TestRunRepartitionExactlyOnce(t *testing.T) {
 	}
 }
 
-// restoreCounter is a slog handler that counts restores from the changelog.
-type restoreCounter struct{ restored atomic.Int64 }
+// restoreCounter is a slog handler that counts restores from the changelog and keeps the log,
+// shown when the test fails.
+type restoreCounter struct {
+	restored atomic.Int64
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	attrs    []slog.Attr
+	parent   *restoreCounter
+}
+
+func (h *restoreCounter) root() *restoreCounter {
+	if h.parent != nil {
+		return h.parent
+	}
+	return h
+}
 
 func (h *restoreCounter) Enabled(context.Context, slog.Level) bool { return true }
 func (h *restoreCounter) Handle(_ context.Context, r slog.Record) error {
+	root := h.root()
 	if r.Message == "kafka: restored from the changelog" {
-		h.restored.Add(1)
+		root.restored.Add(1)
 	}
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	fmt.Fprintf(&root.buf, "%s %s %s", r.Time.Format("15:04:05.000"), r.Level, r.Message)
+	for _, a := range h.attrs {
+		fmt.Fprintf(&root.buf, " %s", a)
+	}
+	r.Attrs(func(a slog.Attr) bool { fmt.Fprintf(&root.buf, " %s", a); return true })
+	root.buf.WriteByte('\n')
 	return nil
 }
-func (h *restoreCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *restoreCounter) WithGroup(string) slog.Handler      { return h }
+func (h *restoreCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return &restoreCounter{parent: h.root(), attrs: append(slices.Clip(h.attrs), as...)}
+}
+func (h *restoreCounter) WithGroup(string) slog.Handler { return h }
+
+func (h *restoreCounter) text() string {
+	root := h.root()
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	return root.buf.String()
+}
 
 // checkRepartitionTopic asserts the topic exists with parts partitions and holds keyed records
 // in the partitions murmur2 gives their keys.
@@ -178,18 +221,23 @@ func checkRepartitionTopic(t *testing.T, ctx context.Context, broker, topic stri
 	}
 }
 
-// diffLines shows a few lines only one side has.
+// diffLines shows the first few lines only one side has.
 func diffLines(got, want []string) string {
 	var s string
-	for i, l := range got {
-		if !slices.Contains(want, l) && i < 5 {
-			s += "extra: " + l + "\n"
+	only := func(label string, a, b []string) {
+		n := 0
+		for _, l := range a {
+			if !slices.Contains(b, l) {
+				if n++; n <= 5 {
+					s += label + l + "\n"
+				}
+			}
+		}
+		if n > 5 {
+			s += fmt.Sprintf("%s%d more\n", label, n-5)
 		}
 	}
-	for i, l := range want {
-		if !slices.Contains(got, l) && i < 5 {
-			s += "missing: " + l + "\n"
-		}
-	}
+	only("extra: ", got, want)
+	only("missing: ", want, got)
 	return s
 }

@@ -99,6 +99,10 @@ type runner struct {
 	// assignedAt is when the group last changed this member's partitions.
 	assignedAt time.Time
 
+	// epochCtx is the open epoch's context (beginEpoch), epochCancel its cancel.
+	epochCtx    context.Context
+	epochCancel context.CancelFunc
+
 	pending []*kgo.Record // the current partition's output, produced after it is processed
 	stats   Stats
 	epoch   struct {
@@ -143,6 +147,7 @@ func Run(ctx context.Context, p *sluice.Pipeline, cfg Config) (Stats, error) {
 		var fatal *fatalError
 		switch {
 		case err == nil || ctx.Err() != nil:
+			r.logTasks()
 			return r.stats, nil
 		case errors.As(err, &fatal) || isFatal(err):
 			return r.stats, err
@@ -352,8 +357,8 @@ func (r *runner) loop(ctx context.Context) error {
 		if fetches.NumRecords() > 0 {
 			lastInput, stalled.lag = time.Now(), 0
 			if !inEpoch {
-				if err := r.sess.begin(); err != nil {
-					return fmt.Errorf("kafka: beginning a transaction: %w", err)
+				if err := r.beginEpoch(ctx); err != nil {
+					return err
 				}
 				inEpoch, epochStart = true, time.Now()
 			}
@@ -395,7 +400,16 @@ func (r *runner) loop(ctx context.Context) error {
 	}
 }
 
-// stop ends the run: an open epoch is committed when the context allows, else aborted.
+// logTasks logs, at debug level, where each task stands: its input offset and watermarks.
+func (r *runner) logTasks() {
+	for in, t := range r.tasks {
+		maxTS, wm := t.feed.position()
+		r.cfg.Logger.Debug("kafka: task at the end", "topic", in.topic, "partition", in.part, "next", t.next,
+			"max_ts", maxTS, "watermark", wm, "upstream", t.feed.upstream())
+	}
+}
+
+// stop ends the run: an open epoch is committed (or aborted when it cannot be).
 func (r *runner) stop(inEpoch bool) error {
 	if inEpoch {
 		if err := r.endEpoch(context.Background()); err != nil {
@@ -405,12 +419,36 @@ func (r *runner) stop(inEpoch bool) error {
 	return nil
 }
 
+// beginEpoch opens the epoch's transaction and its context. The epoch's produce, flush and end
+// calls use that context, not the run's: a run stopped by its context still ends the open
+// transaction, committing it when it can, else aborting it. A transaction left open holds back
+// the last stable offset of every partition it wrote until the broker times it out, and with it
+// every read_committed reader of those partitions: downstream tasks, the group's lag (a run
+// would stop believing the input consumed) and the consumers of the output. The context is
+// bounded instead, by the bounds of the flush and the end (txSession.end) and the epoch's length.
+func (r *runner) beginEpoch(ctx context.Context) error {
+	if err := r.sess.begin(); err != nil {
+		return fmt.Errorf("kafka: beginning a transaction: %w", err)
+	}
+	r.epochCtx, r.epochCancel = context.WithTimeout(context.WithoutCancel(ctx), 6*r.cfg.TransactionTimeout+r.cfg.CommitInterval)
+	return nil
+}
+
+// closeEpoch releases the epoch's context.
+func (r *runner) closeEpoch() {
+	if r.epochCancel != nil {
+		r.epochCancel()
+	}
+	r.epochCtx, r.epochCancel = nil, nil
+}
+
 func (r *runner) abortOpen(inEpoch bool) {
 	if inEpoch {
 		if _, err := r.sess.end(context.Background(), false); err != nil {
 			r.cfg.Logger.Warn("kafka: aborting the open transaction", "err", err)
 		}
 	}
+	r.closeEpoch()
 }
 
 // fetchErr returns the first fatal fetch error; timeouts of the poll are not errors.
@@ -454,7 +492,7 @@ func (r *runner) process(ctx context.Context, f kgo.Fetches) error {
 		} else {
 			r.epoch.repart += int64(len(fp.Records))
 		}
-		r.flushPending(ctx)
+		r.flushPending(r.epochCtx)
 	})
 	return err
 }
@@ -574,7 +612,9 @@ func (r *runner) promise(rec *kgo.Record, err error) {
 
 // endEpoch snapshots the touched tasks into the changelog and commits the transaction; when it
 // aborts, the touched tasks roll back to their last committed state.
-func (r *runner) endEpoch(ctx context.Context) error {
+func (r *runner) endEpoch(runCtx context.Context) error {
+	ctx := r.epochCtx
+	defer r.closeEpoch()
 	now := time.Now().UnixMilli()
 	var touched []*task
 	for _, t := range r.tasks {
@@ -601,6 +641,7 @@ func (r *runner) endEpoch(ctx context.Context) error {
 	err := r.sess.flush(fctx)
 	cancel()
 	if err != nil {
+		r.abortOpen(true)
 		return fmt.Errorf("kafka: flushing the epoch: %w", err)
 	}
 	t1 := time.Now()
@@ -649,7 +690,7 @@ func (r *runner) endEpoch(ctx context.Context) error {
 	} else {
 		r.stats.Aborted++
 		r.cfg.Logger.Info("kafka: epoch aborted (a rebalance or a failed commit); rolling back", "tasks", len(touched))
-		if err := r.rollback(ctx, touched); err != nil {
+		if err := r.rollback(runCtx, touched); err != nil {
 			return err
 		}
 	}

@@ -142,13 +142,24 @@ func (r *runner) onRevoked(_ context.Context, _ *kgo.Client, parts map[string][]
 // txSession does not block rebalances while an epoch is open (kgo.BlockRebalanceOnPoll): End
 // waits for a heartbeat, which a rebalance held back by the open epoch never gives, so the two
 // would wait for each other. A revoke during an epoch makes End abort, and the runner rolls back.
+//
+// A txSession never closes with its transaction open: close aborts it first. The broker would
+// otherwise keep it open until the transaction timeout, holding back the last stable offset of
+// every partition it wrote, and with it every read_committed reader of those partitions.
 type txSession struct {
 	s       *kgo.GroupTransactSession
 	timeout time.Duration
+	open    bool // a transaction was begun and has not ended
 }
 
 func (t *txSession) poll(ctx context.Context) kgo.Fetches { return t.s.PollFetches(ctx) }
-func (t *txSession) begin() error                         { return t.s.Begin() }
+func (t *txSession) begin() error {
+	if err := t.s.Begin(); err != nil {
+		return err
+	}
+	t.open = true
+	return nil
+}
 func (t *txSession) produce(ctx context.Context, r *kgo.Record, p func(*kgo.Record, error)) {
 	t.s.Produce(ctx, r, p)
 }
@@ -157,10 +168,21 @@ func (t *txSession) end(ctx context.Context, commit bool) (bool, error) {
 	// Bounded: a session that cannot end its transaction is closed and replaced by the caller.
 	ctx, cancel := context.WithTimeout(ctx, 3*t.timeout)
 	defer cancel()
-	return t.s.End(ctx, kgo.TransactionEndTry(commit))
+	committed, err := t.s.End(ctx, kgo.TransactionEndTry(commit))
+	if err == nil {
+		t.open = false
+	}
+	return committed, err
 }
 func (t *txSession) allowRebalance() { t.s.AllowRebalance() }
-func (t *txSession) close()          { t.s.CloseAllowingRebalance() }
+func (t *txSession) close() {
+	if t.open {
+		ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+		_, _ = t.s.End(ctx, kgo.TryAbort)
+		cancel()
+	}
+	t.s.CloseAllowingRebalance()
+}
 
 type plainSession struct{ cl *kgo.Client }
 

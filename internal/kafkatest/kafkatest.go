@@ -128,13 +128,18 @@ func Name(prefix string) string {
 }
 
 // ReadCommitted returns the value of every committed record of topic (isolation
-// read_committed), up to the end of the log as it stands when called.
+// read_committed), up to the end of the log as it stands when called: its high watermark, not
+// its last stable offset. A transaction's commit returns before the broker has written its
+// markers into every partition, so the last stable offset can trail a commit that has already
+// returned; reading to the high watermark waits for those markers instead of missing the last
+// transaction's records. A transaction still open at the end of the log is waited for (until ctx
+// ends): callers read once every writer has ended its transactions.
 func ReadCommitted(ctx context.Context, broker, topic string, opts ...kgo.Opt) ([][]byte, error) {
 	adm, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(broker)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
 	adm.Close()
 	if err != nil {
 		return nil, fmt.Errorf("listing the end of %s: %w", topic, err)
@@ -171,6 +176,29 @@ func ReadCommitted(ctx context.Context, broker, topic string, opts ...kgo.Opt) (
 		})
 	}
 	return vals, nil
+}
+
+// OngoingTransactions returns the transactional ids beginning with prefix whose transaction is
+// open (state Ongoing): begun, written to, and neither committed nor aborted. A writer that has
+// returned must leave none, or its partitions' last stable offset stays behind until the broker
+// times the transaction out.
+func OngoingTransactions(ctx context.Context, broker, prefix string) ([]string, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	listed, err := kadm.NewClient(cl).ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		return nil, fmt.Errorf("listing transactions: %w", err)
+	}
+	var ids []string
+	for _, tx := range listed.Sorted() {
+		if strings.HasPrefix(tx.TxnID, prefix) {
+			ids = append(ids, tx.TxnID)
+		}
+	}
+	return ids, nil
 }
 
 // Deadline is a context for a test's broker operations.
