@@ -55,16 +55,21 @@ func TestCrashRecoveryStateBackends(t *testing.T) {
 	}
 	n := crashEvents
 	ref, refOut := spillPipeline(&manyKeys{n: n, keys: crashKeys, pause: -1})
+	began := time.Now()
 	if err := engine.Run(context.Background(), ref, engine.Parallelism(2)); err != nil {
 		t.Fatal(err)
 	}
+	// The kills fall at random in a window as long as the uninterrupted run (without
+	// checkpoints, and without a process to start: the child takes longer): a fixed window lets
+	// a fast machine finish most runs before their kill.
+	span := max(time.Since(began), 100*time.Millisecond)
 	want := refOut.sorted()
 	for _, backend := range []string{"memory", "pebble"} {
-		t.Run(backend, func(t *testing.T) { crashLoop(t, backend, n, want) })
+		t.Run(backend, func(t *testing.T) { crashLoop(t, backend, n, want, span) })
 	}
 }
 
-func crashLoop(t *testing.T, backend string, n int, want []string) {
+func crashLoop(t *testing.T, backend string, n int, want []string, span time.Duration) {
 	dir := t.TempDir()
 	restored := 0
 	start := func() (*exec.Cmd, chan error) {
@@ -91,15 +96,16 @@ func crashLoop(t *testing.T, backend string, n int, want []string) {
 	}
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	kills, runs := 0, 0
-	// lo delays the kills while they all land before the first checkpoint (a loaded machine
-	// starts the child slowly), so that recovery, not only a fresh start, is exercised.
+	// lo delays the kills while they land before the first checkpoint (a loaded machine starts
+	// the child slowly), so that recovery, not only a fresh start, is exercised. It stays below
+	// half the window, so that fresh runs are still killed more often than not.
 	var lo time.Duration
 	for kills < 20 {
 		if runs++; runs > 200 {
 			t.Fatalf("only %d kills landed in %d runs", kills, runs)
 		}
 		cmd, done := start()
-		timer := time.NewTimer(lo + time.Duration(r.Int64N(int64(600*time.Millisecond))))
+		timer := time.NewTimer(lo + time.Duration(r.Int64N(int64(span))))
 		select {
 		case err := <-done:
 			timer.Stop()
@@ -115,7 +121,7 @@ func crashLoop(t *testing.T, backend string, n int, want []string) {
 			<-done
 			kills++
 			if m, _ := filepath.Glob(filepath.Join(dir, "checkpoints", "chk-*", "MANIFEST.json")); len(m) == 0 {
-				lo += 200 * time.Millisecond
+				lo = min(lo+span/8, span/2)
 			}
 		}
 	}
