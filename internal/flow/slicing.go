@@ -145,8 +145,20 @@ func (o *SliceWindowOp[K, In, Acc]) Init() {
 	o.ring = swRing[Acc]{c: swRingCap[Acc](o.size, o.slide, o.sl, o.Spec.AllowedLateness)}
 }
 
-// Keys is the number of keys holding window state.
-func (o *SliceWindowOp[K, In, Acc]) Keys() int { return o.tab.len() }
+// Keys is the number of keys holding window state (for tests and metrics: it scans the table).
+// Idle keys, which keep their slot for a slide after their state ended, are not counted.
+func (o *SliceWindowOp[K, In, Acc]) Keys() int {
+	n := 0
+	o.tab.each(func(s int32) {
+		if o.entry(s).has {
+			n++
+		}
+	})
+	return n
+}
+
+// Slots is the number of keys in the operator's table, idle ones included (for tests).
+func (o *SliceWindowOp[K, In, Acc]) Slots() int { return o.tab.len() }
 
 // Slices is the number of slices held over all keys (for tests and metrics).
 func (o *SliceWindowOp[K, In, Acc]) Slices() int {

@@ -443,12 +443,13 @@ func TestSliceWindowOpPurgesWithLateness(t *testing.T) {
 		t.Fatalf("%d elements went to Late, want 0", op.T.Counters.Late.Load())
 	}
 	op.Watermark(24)
-	if op.Keys() != 1 || op.Slices() != 0 {
-		t.Fatalf("after the last cleanup: %d keys, %d slices, want the key idle, without slices", op.Keys(), op.Slices())
+	if op.Keys() != 0 || op.Slots() != 1 || op.Slices() != 0 {
+		t.Fatalf("after the last cleanup: %d keys with state, %d in the table, %d slices, want the key idle: in the table, without state",
+			op.Keys(), op.Slots(), op.Slices())
 	}
 	op.Watermark(29) // a slide later: the key did not come back
-	if op.Keys() != 0 || op.Timers() != 0 {
-		t.Fatalf("a slide after the last cleanup: %d keys, %d wakes, want none", op.Keys(), op.Timers())
+	if op.Slots() != 0 || op.Timers() != 0 {
+		t.Fatalf("a slide after the last cleanup: %d keys in the table, %d wakes, want none", op.Slots(), op.Timers())
 	}
 	op.Collect(7, flow.Keyed[string, int64]{Key: "k", Value: 1}) // [0,10) and [5,15) are gone
 	if op.T.Counters.Late.Load() != 1 {
