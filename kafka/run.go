@@ -76,15 +76,6 @@ type runner struct {
 	// building collects the repartition writers of the task being built.
 	building []*taskWriter
 
-	// epochWrote is, per input partition (a repartition topic's), the offset after the last record
-	// this run wrote to it in the open epoch (under mu: produce callbacks set it); wrote holds the
-	// same for committed epochs. A transaction's commit returns before the broker has written
-	// its markers into every partition, so a partition's last stable offset can trail what a
-	// committed epoch wrote: groupLag counts up to wrote, so that a run never stops believing
-	// the group is done while its own last records are not yet visible.
-	epochWrote map[tp]int64
-	wrote      map[tp]int64
-
 	sess  session
 	admin *admin // for committed offsets and lag, while the run lasts
 	tasks map[tp]*task
@@ -331,10 +322,7 @@ func (r *runner) ensureRepartition(ctx context.Context, a *admin) error {
 func (r *runner) loop(ctx context.Context) error {
 	lastInput := time.Now()
 	var epochStart time.Time
-	var stalled struct { // the group's lag while this member idles, and since when it has not shrunk
-		lag   int64
-		since time.Time
-	}
+	var stalled lagWatch
 	inEpoch := false
 	for {
 		wait := r.cfg.CommitInterval
@@ -380,22 +368,15 @@ func (r *runner) loop(ctx context.Context) error {
 		case ctx.Err() != nil:
 			return r.stop(inEpoch)
 		case !inEpoch && r.cfg.UntilIdle > 0 && time.Since(r.lastActivity(lastInput)) >= r.cfg.UntilIdle:
-			lag, err := r.groupLag(ctx)
-			if err == nil && lag == 0 {
+			done, err := r.consumed(ctx, &stalled)
+			if err != nil {
+				return err
+			}
+			if done {
 				r.cfg.Logger.Info("kafka: input idle and fully consumed; stopping", "idle", time.Since(lastInput).Round(time.Millisecond))
 				return r.stop(false)
 			}
-			// Records remain, in partitions another member holds (or held, until its session
-			// times out): wait for the group to finish them. If the lag does not shrink for a
-			// while, no member is consuming them: rejoin, which rebalances the group.
-			r.cfg.Logger.Info("kafka: input idle here, but the group has lag; waiting", "lag", lag, "err", err)
 			lastInput = time.Now()
-			if err == nil && (stalled.lag == 0 || lag < stalled.lag) {
-				stalled.lag, stalled.since = lag, time.Now()
-			} else if err == nil && time.Since(stalled.since) > max(3*r.cfg.UntilIdle, 2*r.cfg.SessionTimeout) {
-				return fmt.Errorf("kafka: the group's lag on %q stayed at %d for %s while this member was idle: rejoining",
-					r.topic, lag, time.Since(stalled.since).Round(time.Second))
-			}
 		}
 	}
 }
@@ -592,15 +573,6 @@ func (r *runner) flushPending(ctx context.Context) {
 
 func (r *runner) promise(rec *kgo.Record, err error) {
 	if err == nil {
-		if r.subOf[rec.Topic] != nil { // an input of this pipeline
-			r.mu.Lock()
-			if r.epochWrote == nil {
-				r.epochWrote = map[tp]int64{}
-			}
-			k := tp{rec.Topic, rec.Partition}
-			r.epochWrote[k] = max(r.epochWrote[k], rec.Offset+1)
-			r.mu.Unlock()
-		}
 		return
 	}
 	r.mu.Lock()
@@ -650,17 +622,6 @@ func (r *runner) endEpoch(runCtx context.Context) error {
 	r.produceErr = nil
 	r.mu.Unlock()
 	committed, err := r.sess.end(ctx, perr == nil)
-	r.mu.Lock()
-	if committed && err == nil {
-		if r.wrote == nil {
-			r.wrote = map[tp]int64{}
-		}
-		for k, off := range r.epochWrote {
-			r.wrote[k] = max(r.wrote[k], off)
-		}
-	}
-	clear(r.epochWrote)
-	r.mu.Unlock()
 	r.cfg.Logger.Debug("kafka: epoch", "committed", committed, "records", r.epoch.records, "tasks", len(touched),
 		"flush", t1.Sub(t0), "end", time.Since(t1))
 	if perr != nil {
@@ -726,37 +687,78 @@ func (r *runner) lastActivity(lastInput time.Time) time.Time {
 	return lastInput
 }
 
+// lagWatch is the group's stable lag while this member idles, and since when it has not shrunk.
+type lagWatch struct {
+	lag   int64
+	since time.Time
+}
+
+// consumed reports whether the group has consumed and committed all of its input, once this
+// member is idle. While records remain in partitions another member holds (or held, until its
+// session times out), it waits for the group to finish them; if that lag does not shrink for a
+// while, no member is consuming them, and it returns an error that rejoins the group (which
+// rebalances it). Records of transactions still open (a process killed in a transaction, until
+// its restart or the broker's timeout aborts it; commit markers not yet written) are not
+// readable yet: it waits for them, without counting them as stalled. A run that stopped then
+// would leave whatever those transactions hold back, such as the end-of-stream markers of a
+// repartition topic, to no one.
+func (r *runner) consumed(ctx context.Context, w *lagWatch) (bool, error) {
+	lag, open, err := r.groupLag(ctx)
+	switch {
+	case err != nil:
+		r.cfg.Logger.Info("kafka: input idle here; the group's lag is unknown", "err", err)
+		return false, nil
+	case lag == 0 && open == 0:
+		return true, nil
+	case lag == 0:
+		r.cfg.Logger.Info("kafka: input idle and consumed up to transactions still open on it; waiting for them to end", "records", open)
+		w.lag = 0
+		return false, nil
+	}
+	r.cfg.Logger.Info("kafka: input idle here, but the group has lag; waiting", "lag", lag)
+	if w.lag == 0 || lag < w.lag {
+		w.lag, w.since = lag, time.Now()
+	} else if time.Since(w.since) > max(3*r.cfg.UntilIdle, 2*r.cfg.SessionTimeout) {
+		return false, fmt.Errorf("kafka: the group's lag on %q stayed at %d for %s while this member was idle: rejoining",
+			r.topic, lag, time.Since(w.since).Round(time.Second))
+	}
+	return false, nil
+}
+
 // groupLag is the number of records of the input topics (the source and the repartition topics)
-// the group has not committed.
-func (r *runner) groupLag(ctx context.Context) (int64, error) {
+// the group has not committed: lag up to each partition's last stable offset, and open beyond it,
+// up to its end (records of open transactions, and commit markers being written).
+func (r *runner) groupLag(ctx context.Context) (lag, open int64, err error) {
 	a := r.admin
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnectTimeout)
 	defer cancel()
-	ends, err := a.adm.ListCommittedOffsets(ctx, r.topics...)
+	stable, err := a.adm.ListCommittedOffsets(ctx, r.topics...)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	ends, err := a.adm.ListEndOffsets(ctx, r.topics...)
+	if err != nil {
+		return 0, 0, err
 	}
 	committed, err := a.adm.FetchOffsets(ctx, r.cfg.Application)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	starts, err := r.startOffsets(ctx, a.adm)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var lag int64
-	ends.Each(func(o kadm.ListedOffset) {
+	stable.Each(func(o kadm.ListedOffset) {
 		from := starts[tp{o.Topic, o.Partition}] // where the group would begin without a commit
 		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.At >= 0 {
 			from = c.At
 		}
-		end := o.Offset
-		r.mu.Lock()
-		end = max(end, r.wrote[tp{o.Topic, o.Partition}]) // written and committed, maybe not yet stable
-		r.mu.Unlock()
-		lag += max(end-from, 0)
+		lag += max(o.Offset-from, 0)
+		if end, ok := ends.Lookup(o.Topic, o.Partition); ok {
+			open += max(end.Offset-max(o.Offset, from), 0)
+		}
 	})
-	return lag, nil
+	return lag, open, nil
 }
 
 // startOffsets is, per partition, where a partition without a commit begins: Config.Start for
